@@ -1,0 +1,187 @@
+#include "testing/ganache.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "testing/temp_dir.h"
+
+extern char** environ;
+
+namespace vigie::testing {
+namespace {
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return "";
+  std::string p(path);
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string candidate = p.substr(start, end - start) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
+
+// Asks the kernel for a free port. Another process could take it before ganache binds; Start()
+// retries when ganache exits early.
+uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool Accepts(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// SIGTERM lets ganache close its LevelDB database cleanly (what the persistence test relies on);
+// SIGKILL only if it has not exited after 10 s.
+void TerminateGroup(pid_t pid) {
+  ::kill(-pid, SIGTERM);
+  for (int i = 0; i < 500; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(-pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+
+std::string GanacheServer::CliPath() {
+  const char* npm = std::getenv("VIGIE_NPM_DIR");
+  const std::string dir = npm && *npm ? npm : SourceDir() + "/build/npm";
+  return dir + "/node_modules/ganache/dist/node/cli.js";
+}
+
+bool GanacheServer::Available(std::string* why) {
+  if (FindOnPath("node").empty()) {
+    *why = "node is not on PATH (install nodejs; see scripts/install-deps.sh)";
+    return false;
+  }
+  if (::access(CliPath().c_str(), R_OK) != 0) {
+    *why = "ganache is not installed at " + CliPath() +
+           " (run scripts/install-deps.sh or set VIGIE_NPM_DIR)";
+    return false;
+  }
+  return true;
+}
+
+Result<std::unique_ptr<GanacheServer>> GanacheServer::Start(GanacheOptions options) {
+  std::string why;
+  if (!Available(&why)) return MakeError(ErrorCode::kUnavailable, why);
+  if (options.db_path.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "GanacheOptions.db_path is required");
+  }
+  const std::string node = FindOnPath("node");
+  const char* tmp = std::getenv("TMPDIR");
+  std::string log_path = std::string(tmp && *tmp ? tmp : "/tmp") + "/vigie-ganache-XXXXXX";
+  int log_fd = ::mkstemp(log_path.data());
+  if (log_fd < 0) return MakeError(ErrorCode::kIo, "ganache: cannot create a log file");
+  ::close(log_fd);
+
+  std::string last_error;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const uint16_t port = FreePort();
+    std::vector<std::string> args = {node,
+                                     CliPath(),
+                                     "--deterministic",
+                                     "--host",
+                                     "127.0.0.1",
+                                     "--port",
+                                     std::to_string(port),
+                                     "--chain.chainId",
+                                     std::to_string(options.chain_id),
+                                     "--database.dbPath",
+                                     options.db_path};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                     O_WRONLY | O_APPEND | O_CREAT, 0600);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, node.c_str(), &actions, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "ganache: spawn failed: " + std::string(std::strerror(rc)));
+    }
+    // ganache starts in ~2 s; allow 60 s on a loaded 2-core machine.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool exited = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+        exited = true;
+        break;
+      }
+      if (Accepts(port) && (!options.ready || options.ready(port))) {
+        return std::unique_ptr<GanacheServer>(new GanacheServer(pid, port, log_path));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!exited) {
+      TerminateGroup(pid);
+      return MakeError(ErrorCode::kDeadlineExceeded,
+                       "ganache did not become ready within 60 s; see " + log_path);
+    }
+    last_error = "ganache exited during start-up; see " + log_path;
+  }
+  return MakeError(ErrorCode::kUnavailable, last_error);
+}
+
+void GanacheServer::Stop() {
+  if (pid_ <= 0) return;
+  TerminateGroup(pid_);
+  pid_ = -1;
+}
+
+GanacheServer::~GanacheServer() {
+  Stop();
+  if (std::getenv("VIGIE_KEEP_TEMP") == nullptr) {
+    std::error_code ec;
+    std::filesystem::remove(log_path_, ec);
+  }
+}
+
+std::string GanacheServer::Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+}  // namespace vigie::testing

@@ -1,0 +1,161 @@
+#include "testing/moto_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+extern char** environ;
+
+namespace vigie::testing {
+
+namespace {
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return "";
+  std::string p(path);
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string candidate = p.substr(start, end - start) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
+
+// Asks the kernel for a free port. Another process could take it before moto binds; Start()
+// retries when moto exits early.
+uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool Accepts(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+void KillGroup(pid_t pid) {
+  ::kill(-pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(-pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+
+bool MotoServer::Available() { return !FindOnPath("moto_server").empty(); }
+
+Result<std::unique_ptr<MotoServer>> MotoServer::Start(
+    const std::vector<std::pair<std::string, std::string>>& extra_env) {
+  std::string exe = FindOnPath("moto_server");
+  if (exe.empty()) return MakeError(ErrorCode::kUnavailable, "moto_server is not on PATH");
+  const char* tmp = std::getenv("TMPDIR");
+  std::string log_path = std::string(tmp && *tmp ? tmp : "/tmp") + "/vigie-moto-XXXXXX";
+  int log_fd = ::mkstemp(log_path.data());
+  if (log_fd < 0) return MakeError(ErrorCode::kIo, "moto_server: cannot create a log file");
+  ::close(log_fd);
+
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    bool overridden = false;
+    for (const auto& [k, v] : extra_env) {
+      if (std::strncmp(*e, (k + "=").c_str(), k.size() + 1) == 0) overridden = true;
+    }
+    if (!overridden) env_strings.emplace_back(*e);
+  }
+  for (const auto& [k, v] : extra_env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  std::string last_error;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    uint16_t port = FreePort();
+    std::string port_s = std::to_string(port);
+    std::vector<std::string> args = {exe, "-H", "127.0.0.1", "-p", port_s};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                     O_WRONLY | O_APPEND | O_CREAT, 0600);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "moto_server: spawn failed: " + std::string(std::strerror(rc)));
+    }
+    // moto takes 1-3 s to import its service models; allow 60 s on a loaded 2-core machine.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool exited = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+        exited = true;
+        break;
+      }
+      if (Accepts(port)) {
+        return std::unique_ptr<MotoServer>(new MotoServer(pid, port, log_path));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!exited) {
+      KillGroup(pid);
+      return MakeError(ErrorCode::kDeadlineExceeded,
+                       "moto_server did not accept connections within 60 s; see " + log_path);
+    }
+    last_error = "moto_server exited during start-up; see " + log_path;
+  }
+  return MakeError(ErrorCode::kUnavailable, last_error);
+}
+
+MotoServer::~MotoServer() {
+  KillGroup(pid_);
+  if (std::getenv("VIGIE_KEEP_TEMP") == nullptr) {
+    std::error_code ec;
+    std::filesystem::remove(log_path_, ec);
+  }
+}
+
+std::string MotoServer::Endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+}  // namespace vigie::testing
