@@ -1,32 +1,87 @@
 // vigie: one binary, many subcommands (in the spirit of `vault` and `consul`).
-// This file wires concrete backends to interfaces; nothing else does.
+// This file wires concrete backends to interfaces; nothing else does. Each subcommand's work is
+// a plain function in its module (RunComplianceCheck, ...) or in src/cli/commands.cc; this file
+// only declares the command line.
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "base/error.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "cli/commands.h"
 #include "vigie_version.h"
+
+namespace {
+
+// Options every command that reads the fleet's state takes.
+void AddStateOptions(CLI::App* cmd, vigie::cli::StateOptions& opts) {
+  cmd->add_option("--config", opts.config_file, "Configuration file (TOML)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data-dir", opts.data_dir,
+                  "Data directory, with embedded defaults (when no --config is given)");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   vigie::DisableCoreDumps();
+  vigie::log::LogToStderr(vigie::log::Level::kWarn);
+
   CLI::App app{"vigie: provision and keep a fleet of sites compliant with the 49 invariants",
                "vigie"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  int rc = 0;
 
   auto* version = app.add_subcommand("version", "Print the version and exit");
   version->callback([] { std::printf("vigie %s\n", VIGIE_VERSION); });
 
+  // vigie config check FILE
+  auto* config = app.add_subcommand("config", "Work with configuration files");
+  config->require_subcommand(1);
+  std::string config_file;
+  auto* config_check =
+      config->add_subcommand("check", "Load and validate a configuration file; print the problems");
+  config_check->add_option("file", config_file, "Configuration file (TOML)")->required();
+  config_check->callback([&] { rc = vigie::cli::RunConfigCheck(config_file, stdout, stderr); });
+
+  // vigie compliance check
+  auto* compliance = app.add_subcommand("compliance", "Prove the 49 invariants from evidence");
+  compliance->require_subcommand(1);
+  vigie::cli::StateOptions compliance_state;
+  vigie::compliance::ComplianceCheckOptions check_opts;
+  auto* check = compliance->add_subcommand(
+      "check", "Evaluate every rule (exit 0 only when no rule FAILs, 1 when one does)");
+  AddStateOptions(check, compliance_state);
+  check->add_option("--site", check_opts.site, "Only this site (fleet-wide rules still run)");
+  check->add_option("--rule", check_opts.rules, "Only these rule ids (repeatable)");
+  check->add_option("--format", check_opts.format, "Output format")
+      ->check(CLI::IsMember({"text", "json", "junit"}));
+  check->callback([&] {
+    check_opts.color = ::isatty(STDOUT_FILENO) != 0;
+    rc = vigie::cli::RunComplianceCommand(compliance_state, check_opts, stdout, stderr);
+  });
+
+  // vigie dev
+  vigie::cli::DevOptions dev_opts;
+  auto* dev = app.add_subcommand(
+      "dev", "Run the fleet on embedded defaults in a temporary directory (like `vault server -dev`)");
+  dev->add_flag("--once", dev_opts.once, "Exit after printing the compliance report");
+  dev->add_option("--data-dir", dev_opts.data_dir, "Use this directory instead of a temporary one");
+  dev->callback([&] { rc = vigie::cli::RunDev(dev_opts, stdout, stderr); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    // CLI11 returns its own codes; usage errors map to invalid_argument's exit code.
-    return rc == 0 ? 0 : vigie::ExitCodeFor(vigie::ErrorCode::kInvalidArgument);
+    int parse_rc = app.exit(e);
+    // CLI11 has its own codes; a usage error maps to invalid_argument's exit code.
+    return parse_rc == 0 ? 0 : vigie::ExitCodeFor(vigie::ErrorCode::kInvalidArgument);
   }
-  return 0;
+  return rc;
 }

@@ -886,4 +886,44 @@ Config DefaultConfig(std::string data_dir) {
   return c;
 }
 
+std::map<std::string, std::string> EvidenceValues(const Config& c) {
+  auto n = [](int64_t v) { return std::to_string(v); };
+  return {
+      {"identity.backend", std::string(BackendName(c.identity.backend))},
+      {"secrets.backend", std::string(BackendName(c.secrets.backend))},
+      {"kms.backend", std::string(BackendName(c.kms.backend))},
+      {"kms.key_rotation_period_days", n(c.kms.key_rotation_period_days)},
+      {"store.backend", std::string(StoreBackendName(c.store.backend))},
+      {"vault.recovery_shares", n(c.vault.recovery_shares)},
+      {"vault.recovery_threshold", n(c.vault.recovery_threshold)},
+      {"ledger.anchor", std::string(AnchorBackendName(c.ledger.anchor))},
+      {"ledger.ethereum.confirmations", n(c.ledger.ethereum.confirmations)},
+      {"agent.heartbeat_interval_seconds", n(c.agent.heartbeat_interval_seconds)},
+      {"fleet.heartbeat_alert_after_seconds", n(c.fleet.heartbeat_alert_after_seconds)},
+      {"fleet.license_health_window_seconds", n(c.fleet.license_health_window_seconds)},
+      {"fleet.registration_grace_seconds", n(c.fleet.registration_grace_seconds)},
+      {"backup.interval_minutes", n(c.backup.interval_minutes)},
+      {"backup.full_every_hours", n(c.backup.full_every_hours)},
+      {"backup.retention_days", n(c.backup.retention_days)},
+      {"backup.target_region", c.backup.target_region},
+      {"backup.restore_test_interval_days", n(c.backup.restore_test_interval_days)},
+      {"backup.rto_target_seconds", n(c.backup.rto_target_seconds)},
+      {"rotation.db_credential_max_age_days", n(c.rotation.db_credential_max_age_days)},
+      {"rotation.previous_version_keep_days", n(c.rotation.previous_version_keep_days)},
+      {"rotation.tls_renew_before_days", n(c.rotation.tls_renew_before_days)},
+      {"patching.scan_interval_hours", n(c.patching.scan_interval_hours)},
+      {"patching.sla_critical_hours", n(c.patching.sla_critical_hours)},
+      {"patching.sla_high_days", n(c.patching.sla_high_days)},
+      {"patching.sla_medium_days", n(c.patching.sla_medium_days)},
+      {"logs.loki_retention_days", n(c.logs.loki_retention_days)},
+      {"logs.archive_retention_days", n(c.logs.archive_retention_days)},
+      {"logs.compress_after_days", n(c.logs.compress_after_days)},
+      {"capacity.disk_warn_percent", n(c.capacity.disk_warn_percent)},
+      {"capacity.ram_warn_percent", n(c.capacity.ram_warn_percent)},
+      {"capacity.cpu_warn_percent", n(c.capacity.cpu_warn_percent)},
+      {"capacity.cpu_for_minutes", n(c.capacity.cpu_for_minutes)},
+      {"capacity.api_latency_p95_ms", n(c.capacity.api_latency_p95_ms)},
+  };
+}
+
 }  // namespace vigie::config

@@ -24,6 +24,7 @@
 // Thread-safety: the functions are reentrant; a Config is a plain value.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -241,5 +242,10 @@ Status ValidateConfig(const Config& config, std::string_view source_name = "conf
 // anchored locally, SQLite at "<data_dir>/vigie.db", agent state in "<data_dir>/agent", all other
 // values at their defaults. Passes ValidateConfig. REQUIRES: !data_dir.empty().
 Config DefaultConfig(std::string data_dir);
+
+// The configuration values the compliance checks read as evidence ("vault.recovery_shares" ->
+// "5"), keyed by their dotted TOML name. SECURITY: holds no secret (the config holds none, and
+// URLs that may carry a token are left out).
+std::map<std::string, std::string> EvidenceValues(const Config& config);
 
 }  // namespace vigie::config

@@ -24,6 +24,18 @@ CREATE TABLE kv (
   value BLOB
 );
 )sql"},
+      // The fleet's sites. Provisioning (src/provision) owns the rows; the compliance engine
+      // evaluates per-site rules for every row.
+      {2, "sites",
+       R"sql(
+CREATE TABLE sites (
+  id TEXT PRIMARY KEY,
+  region TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }
