@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "cli/commands.h"
+#include "package/cli.h"
 #include "vigie_version.h"
 
 namespace {
@@ -67,6 +68,30 @@ int main(int argc, char** argv) {
     check_opts.color = ::isatty(STDOUT_FILENO) != 0;
     rc = vigie::cli::RunComplianceCommand(compliance_state, check_opts, stdout, stderr);
   });
+
+  // vigie package verify FILE --fleet-key K [--site-key F]
+  auto* package = app.add_subcommand("package", "Work with signed deployment packages (.vpkg)");
+  package->require_subcommand(1);
+  std::string package_file, fleet_key_file, site_key_file;
+  auto* package_verify = package->add_subcommand(
+      "verify", "Verify a package's signature, integrity and expiry (PROV_023); print its manifest");
+  package_verify->add_option("file", package_file, "The .vpkg file")->required();
+  package_verify->add_option("--fleet-key", fleet_key_file, "Fleet Ed25519 public key (PEM)")
+      ->required();
+  package_verify->add_option("--site-key", site_key_file,
+                             "Also open the secret section with this enrollment private key");
+  package_verify->callback([&] {
+    rc = vigie::package::RunPackageVerify(package_file, fleet_key_file, site_key_file, stdout);
+  });
+
+  // vigie agent keygen --out DIR
+  auto* agent = app.add_subcommand("agent", "Site agent commands");
+  agent->require_subcommand(1);
+  std::string keygen_dir = ".";
+  auto* keygen = agent->add_subcommand(
+      "keygen", "Generate the site's X25519 enrollment key pair; hand over only the public key");
+  keygen->add_option("--out", keygen_dir, "Directory for the key files (default: .)");
+  keygen->callback([&] { rc = vigie::package::RunAgentKeygen(keygen_dir, stdout); });
 
   // vigie dev
   vigie::cli::DevOptions dev_opts;

@@ -86,5 +86,19 @@ TEST(CliTest, ConfigCheckNamesLineKeyAndRule) {
   EXPECT_EQ(RunVigie("config check " + path).exit_code, 0);
 }
 
+TEST(CliTest, AgentKeygenWritesKeysOnceAndPackageVerifyNeedsAFleetKey) {
+  vigie::testing::TempDir dir;
+  auto first = RunVigie("agent keygen --out " + dir.path());
+  EXPECT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_NE(first.out.find("BEGIN PUBLIC KEY"), std::string::npos) << first.out;
+  EXPECT_EQ(first.out.find("PRIVATE KEY"), std::string::npos) << "private key printed";
+  auto again = RunVigie("agent keygen --out " + dir.path());
+  EXPECT_EQ(again.exit_code, 5) << again.out;  // never overwrites an existing key
+
+  auto no_key = RunVigie("package verify " + dir.File("site.vpkg"));
+  EXPECT_EQ(no_key.exit_code, 2) << no_key.out;
+  EXPECT_NE(no_key.out.find("--fleet-key"), std::string::npos) << no_key.out;
+}
+
 }  // namespace
 }  // namespace vigie
