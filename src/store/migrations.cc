@@ -36,6 +36,51 @@ CREATE TABLE sites (
   updated_at INTEGER NOT NULL
 );
 )sql"},
+      // The "local" SecretsBackend (src/backend/local/local_secrets.h): envelope-encrypted
+      // values only (ciphertext + KMS-wrapped data key), never a plaintext. Versions are kept
+      // with created_at for the 30-day rollback rule (MAINT_024); stages is a JSON array.
+      {3, "local_secrets",
+       R"sql(
+CREATE TABLE local_secret_names (
+  name TEXT PRIMARY KEY,
+  tags TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_changed_at INTEGER NOT NULL
+);
+CREATE TABLE local_secrets (
+  name TEXT NOT NULL REFERENCES local_secret_names(name),
+  version_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ciphertext BLOB NOT NULL,
+  wrapped_data_key BLOB NOT NULL,
+  stages TEXT NOT NULL,
+  request_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (name, version_id)
+);
+)sql"},
+      // The "local" IdentityBackend (src/backend/local/local_identity.h): one principal per site
+      // (PROV_001, enforced by the primary key); access keys keep only a SHA-256 verifier of the
+      // secret and its provenance (PROV_002).
+      {4, "local_identity",
+       R"sql(
+CREATE TABLE local_principals (
+  site_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  arn TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE local_access_keys (
+  key_id TEXT PRIMARY KEY,
+  site_id TEXT NOT NULL REFERENCES local_principals(site_id),
+  secret_hash BLOB NOT NULL,
+  generator TEXT NOT NULL,
+  entropy_bits INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX local_access_keys_site ON local_access_keys(site_id);
+)sql"},
   };
   return kMigrations;
 }
