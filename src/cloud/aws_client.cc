@@ -269,8 +269,10 @@ Result<http::HttpResponse> AwsClient::Call(std::string_view service, std::string
   hreq.timeout = options_.timeout;
 
   auto response = http_.Send(hreq);
-  // The request held the Authorization header and maybe the session token: wipe our copies.
+  // The request held the Authorization header, maybe the session token, and for some calls a
+  // secret in the body (CreateSecret, PutSecretValue, Encrypt): wipe our copies.
   for (auto& [k, v] : hreq.headers) WipeString(v);
+  WipeString(hreq.body);
   if (!response) return tl::unexpected(response.error().Wrap(context));
   if (response->status >= 200 && response->status < 300) return response;
 
