@@ -11,7 +11,12 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "compliance/store_evidence.h"
+#include "cli/backends.h"
+#include "cli/fleet_keys.h"
+#include "provision/cli.h"
 #include "config/config.h"
+#include "ledger/cli.h"
+#include "ledger/verify.h"
 #include "store/sqlite_store.h"
 
 namespace vigie::cli {
@@ -86,6 +91,59 @@ int RunComplianceCommand(const StateOptions& state,
   auto c = LoadState(state);
   if (!c) return PrintError(err, c.error());
   return Evaluate(*c, opts, out, err);
+}
+
+int RunLedgerVerifyCommand(const StateOptions& state, const std::string& fleet_key_file,
+                           std::FILE* out, std::FILE* err) {
+  auto c = LoadState(state);
+  if (!c) return PrintError(err, c.error());
+  std::string key = fleet_key_file.empty() ? FleetPublicKeyPath(c->data_dir) : fleet_key_file;
+  return ledger::RunLedgerVerify(c->data_dir + "/ledger", key, out);
+}
+
+int RunLedgerProveCommand(const StateOptions& state, const std::string& site, std::FILE* out,
+                          std::FILE* err) {
+  auto c = LoadState(state);
+  if (!c) return PrintError(err, c.error());
+  return ledger::RunLedgerProve(c->data_dir + "/ledger", site, out);
+}
+
+int RunLedgerAnchorCommand(const StateOptions& state, int wait_seconds, std::FILE* out,
+                           std::FILE* err) {
+  auto c = LoadState(state);
+  if (!c) return PrintError(err, c.error());
+  Env env = RealEnv();
+  auto backends = OpenFleetBackends(*c, env);
+  if (!backends) return PrintError(err, backends.error());
+  // The anchor run opens the ledger itself (it takes the ledger's lock): release ours first.
+  backends->ledger.reset();
+  return ledger::RunLedgerAnchor(c->data_dir + "/ledger", *backends->fleet_key, c->ledger,
+                                 backends->store.get(), std::chrono::seconds(wait_seconds), env,
+                                 out);
+}
+
+int RunSiteProvisionCommand(const SiteProvisionCommand& cmd, std::FILE* out, std::FILE* err) {
+  auto c = LoadState(cmd.state);
+  if (!c) return PrintError(err, c.error());
+  Env env = RealEnv();
+  auto backends = OpenFleetBackends(*c, env);
+  if (!backends) return PrintError(err, backends.error());
+  LedgerEventSink sink(*backends->ledger);
+  provision::ProvisionDeps deps{*backends->store,     *backends->identity, *backends->kms,
+                                *backends->secrets,   *backends->fleet_key, sink, env};
+  provision::ProvisionOptions opts;
+  opts.fleet_url = !c->server.public_url.empty() ? c->server.public_url
+                                                 : "https://" + c->server.listen_address;
+  opts.out_dir = cmd.out_dir.empty() ? c->data_dir + "/packages" : cmd.out_dir;
+  if (auto st = env.fs->CreateDirs(opts.out_dir, 0700); !st) return PrintError(err, st.error());
+  opts.s3_bucket = c->backup.target_bucket;
+  opts.kms_rotation_days = static_cast<int>(c->kms.key_rotation_period_days);
+  provision::Provisioner provisioner(deps, opts);
+  if (!cmd.batch_file.empty()) {
+    return provision::RunSiteProvisionBatch(cmd.batch_file, provisioner, env, out, err);
+  }
+  provision::SiteProvisionOptions one{cmd.site_id, cmd.region, cmd.enrollment_key_file};
+  return provision::RunSiteProvision(one, provisioner, env, out, err);
 }
 
 int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err) {

@@ -25,6 +25,26 @@ int RunConfigCheck(const std::string& file, std::FILE* out, std::FILE* err);
 int RunComplianceCommand(const StateOptions& state,
                          const compliance::ComplianceCheckOptions& opts, std::FILE* out,
                          std::FILE* err);
+// vigie ledger verify: the ledger under <data_dir>/ledger, checked against `fleet_key_file` or
+// the data dir's own fleet public key.
+int RunLedgerVerifyCommand(const StateOptions& state, const std::string& fleet_key_file,
+                           std::FILE* out, std::FILE* err);
+int RunLedgerProveCommand(const StateOptions& state, const std::string& site, std::FILE* out,
+                          std::FILE* err);
+int RunLedgerAnchorCommand(const StateOptions& state, int wait_seconds, std::FILE* out,
+                           std::FILE* err);
+
+struct SiteProvisionCommand {
+  StateOptions state;
+  std::string site_id;
+  std::string region;
+  std::string enrollment_key_file;
+  std::string batch_file;  // when set: provision every site of the file
+  std::string out_dir;     // where packages are written; default <data_dir>/packages
+};
+// vigie site provision: PROV_001-005 and PROV_023 by construction (src/provision).
+int RunSiteProvisionCommand(const SiteProvisionCommand& cmd, std::FILE* out, std::FILE* err);
+
 // vigie dev: opens the store on embedded defaults, evaluates every rule, prints the report and
 // where to look next, then (unless `once`) waits for SIGINT/SIGTERM.
 int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err);

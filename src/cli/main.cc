@@ -15,6 +15,8 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "cli/commands.h"
+#include "ledger/cli.h"
+#include "ledger/verify.h"
 #include "package/cli.h"
 #include "vigie_version.h"
 
@@ -92,6 +94,90 @@ int main(int argc, char** argv) {
       "keygen", "Generate the site's X25519 enrollment key pair; hand over only the public key");
   keygen->add_option("--out", keygen_dir, "Directory for the key files (default: .)");
   keygen->callback([&] { rc = vigie::package::RunAgentKeygen(keygen_dir, stdout); });
+
+  // vigie ledger verify
+  auto* ledger = app.add_subcommand("ledger", "The tamper-evident ledger (PROV_020, MAINT_043)");
+  ledger->require_subcommand(1);
+  vigie::cli::StateOptions ledger_state;
+  std::string ledger_key;
+  auto* ledger_verify = ledger->add_subcommand(
+      "verify", "Recompute the hash chain and every signed tree head; name the first bad entry");
+  AddStateOptions(ledger_verify, ledger_state);
+  ledger_verify->add_option("--fleet-key", ledger_key,
+                            "Fleet public key (PEM or hex); default: the data dir's own");
+  ledger_verify->callback([&] {
+    rc = vigie::cli::RunLedgerVerifyCommand(ledger_state, ledger_key, stdout, stderr);
+  });
+
+  // vigie site provision
+  auto* site = app.add_subcommand("site", "Provision and inspect sites");
+  site->require_subcommand(1);
+  vigie::cli::SiteProvisionCommand provision_cmd;
+  auto* provision = site->add_subcommand(
+      "provision",
+      "Provision a site: its own principal, generated credentials, KMS key and a signed package "
+      "sealed to its enrollment key (PROV_001-005, PROV_023). No flag takes a credential: every "
+      "credential is generated (PROV_002)");
+  AddStateOptions(provision, provision_cmd.state);
+  auto* site_id_opt = provision->add_option("site-id", provision_cmd.site_id, "Site id");
+  provision->add_option("--region", provision_cmd.region, "The site's region (e.g. eu-west-3)");
+  provision->add_option("--enrollment-key", provision_cmd.enrollment_key_file,
+                        "The site's enrollment public key (from `vigie agent keygen`)")
+      ->check(CLI::ExistingFile);
+  auto* batch_opt = provision->add_option(
+      "--batch", provision_cmd.batch_file,
+      "CSV file of sites (site_id,region,enrollment_key_path per line) instead of one site");
+  batch_opt->excludes(site_id_opt);
+  provision->add_option("--out", provision_cmd.out_dir,
+                        "Directory for the .vpkg packages (default: <data_dir>/packages)");
+  provision->callback([&] {
+    if (provision_cmd.batch_file.empty() &&
+        (provision_cmd.site_id.empty() || provision_cmd.region.empty() ||
+         provision_cmd.enrollment_key_file.empty())) {
+      std::fprintf(stderr,
+                   "vigie site provision: give SITE-ID --region R --enrollment-key FILE, or "
+                   "--batch FILE\n");
+      rc = vigie::ExitCodeFor(vigie::ErrorCode::kInvalidArgument);
+      return;
+    }
+    rc = vigie::cli::RunSiteProvisionCommand(provision_cmd, stdout, stderr);
+  });
+
+  // vigie ledger prove / check-proof / anchor
+  vigie::cli::StateOptions prove_state;
+  std::string prove_site;
+  auto* ledger_prove = ledger->add_subcommand(
+      "prove", "Print, as JSON, a site's inclusion proof, tree head and anchor transaction");
+  AddStateOptions(ledger_prove, prove_state);
+  ledger_prove->add_option("site-id", prove_site, "Site id")->required();
+  ledger_prove->callback(
+      [&] { rc = vigie::cli::RunLedgerProveCommand(prove_state, prove_site, stdout, stderr); });
+
+  std::string proof_file, proof_key, proof_rpc;
+  uint64_t proof_confirmations = 1;
+  auto* check_proof = ledger->add_subcommand(
+      "check-proof", "Verify a proof from `vigie ledger prove` offline, optionally against a node");
+  check_proof->add_option("file", proof_file, "Proof JSON file")->required();
+  check_proof->add_option("--fleet-key", proof_key, "Fleet public key (PEM or hex)")->required();
+  check_proof->add_option("--rpc-url", proof_rpc,
+                          "Also check the anchor transaction on this Ethereum JSON-RPC node");
+  check_proof->add_option("--confirmations", proof_confirmations,
+                          "Confirmations required on the node (default 1)");
+  check_proof->callback([&] {
+    rc = vigie::ledger::RunLedgerCheckProof(proof_file, proof_key, proof_rpc, proof_confirmations,
+                                            stdout);
+  });
+
+  vigie::cli::StateOptions anchor_state;
+  int anchor_wait_seconds = 0;
+  auto* ledger_anchor = ledger->add_subcommand(
+      "anchor", "Sign a tree head and anchor it now with the configured anchor (PROV_020)");
+  AddStateOptions(ledger_anchor, anchor_state);
+  ledger_anchor->add_option("--wait", anchor_wait_seconds,
+                            "Seconds to wait for the required confirmations (default 0)");
+  ledger_anchor->callback([&] {
+    rc = vigie::cli::RunLedgerAnchorCommand(anchor_state, anchor_wait_seconds, stdout, stderr);
+  });
 
   // vigie dev
   vigie::cli::DevOptions dev_opts;

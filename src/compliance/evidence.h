@@ -9,6 +9,7 @@
 // Thread-safety: implementations need not be thread-safe; the engine calls one source from one
 // thread.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -16,9 +17,109 @@
 #include <string_view>
 #include <vector>
 
+#include "base/encoding.h"
 #include "base/env.h"
 
 namespace vigie::compliance {
+
+// What `vigie vault bootstrap|reconcile` recorded about one run (table vault_bootstrap, written by
+// src/vault). Never a secret.
+struct VaultRunEvidence {
+  std::string action;   // "bootstrap" | "reconcile" | "check"
+  std::string outcome;  // "ok" | "drift" | "refused" | "failed" | "needs_recovery"
+  WallTime at;          // when the run finished
+  std::string seal_type;  // as sys/seal-status reported it; "" when it could not be read
+  bool initialized = false;
+  bool sealed = true;
+  int64_t drift = -1;  // policies differing from config at the end of the run; -1 = not measured
+  std::string policy_digest;  // SHA-256 of the config's policy set
+  std::string message;
+};
+
+// The run that sent sys/init (PROV_011, PROV_012).
+struct VaultInitEvidence {
+  WallTime at;
+  std::string outcome;
+  int64_t recovery_shares = 0;
+  int64_t recovery_threshold = 0;
+  int64_t shares_stored = 0;
+  std::optional<WallTime> root_revoked_at;
+  bool root_revocation_verified = false;
+};
+
+struct VaultBootstrapEvidence {
+  VaultRunEvidence latest;                          // the site's last run
+  std::optional<VaultRunEvidence> last_policy_run;  // the last run with drift >= 0
+  std::optional<VaultInitEvidence> init;            // the last run that sent sys/init
+};
+
+// One secret of the secrets backend, by name and tags (never its value).
+struct SecretEvidence {
+  std::string name;
+  std::map<std::string, std::string> tags;
+};
+
+// What `vigie site provision` recorded (src/provision/provisioner.h; tables site_principals,
+// credentials, packages). Never a secret: names, provenance, verifiers, signed public bytes.
+struct PrincipalEvidence {  // PROV_001
+  std::string site_id;
+  std::string backend;  // "aws" | "local" | ...
+  std::string name;
+  std::string arn;
+  std::string policy_document;  // the JSON policy as applied
+  std::string access_key_id;
+  std::string kms_key_arn;  // the site's own KMS key
+};
+struct CredentialEvidence {  // PROV_002, PROV_003, PROV_005
+  std::string name;          // agent_api_secret, admin_password, db_password, ...
+  std::string kind;          // cloud_access_key | api_secret | admin_password | db_password
+  std::string provenance;    // "generated" when vigie or the provider generated it
+  std::string generator;
+  std::string alphabet;
+  int64_t entropy_bits = 0;
+  std::string verifier_kind;  // "sha256"
+  Bytes verifier;             // SHA-256 verifier (32 bytes); never the value
+  std::string secret_ref;     // secrets-backend name of a readable copy; may be empty
+  bool must_change = false;
+  std::optional<WallTime> changed_at;
+};
+struct PackageEvidence {  // PROV_003, PROV_023
+  std::string package_id;
+  Bytes signed_bytes;    // header + manifest, exactly the bytes the fleet key signed
+  Bytes signature;       // Ed25519, 64 bytes
+  Bytes fleet_key;       // the Ed25519 public key recorded as signer
+  Bytes enrollment_key;  // X25519 public key the secret section was sealed to
+  std::string enrollment_key_fingerprint;  // hex SHA-256 of enrollment_key
+  WallTime created_at;
+  WallTime expires_at;
+};
+
+// One status the ledger's anchoring recorded for an anchor (table ledger_anchors, written by
+// src/ledger/anchor_store.h). PROV_020.
+struct LedgerAnchorRowEvidence {
+  std::string anchor;  // "ethereum" | "local"
+  uint64_t tree_size = 0;
+  std::string root;      // hex
+  std::string chain_id;  // "" for local
+  std::string tx_hash;   // "" for local
+  uint64_t block_number = 0;
+  std::string block_hash;
+  std::string state;  // "confirmed" | "pending" | "not_on_chain" | "mismatch" | "not_found"
+  uint64_t confirmations = 0;
+  uint64_t required_confirmations = 0;
+  std::string detail;
+  WallTime checked_at;
+};
+
+// The ledger anchoring evidence of one site (PROV_020).
+struct LedgerAnchorEvidence {
+  std::optional<uint64_t> event_seq;  // the site's latest provisioning event (ledger seq)
+  std::string event_kind;
+  // The best anchor whose tree covers event_seq (confirmed on chain first, then pending on
+  // chain, then local; the latest status of each anchor only).
+  std::optional<LedgerAnchorRowEvidence> covering;
+  std::optional<LedgerAnchorRowEvidence> latest;  // the latest anchor status of any size
+};
 
 class EvidenceSource {
  public:
@@ -32,6 +133,34 @@ class EvidenceSource {
   // A configuration value as read by vigie (e.g. "backup.retention_days"), or nullopt when the
   // key is not set. SECURITY: never returns a secret; implementations refuse secret keys.
   virtual std::optional<std::string> Config(std::string_view key) = 0;
+
+  // The Vault bootstrap records of `site`, or nullopt when it has none (PROV_004, PROV_010..013).
+  virtual std::optional<VaultBootstrapEvidence> VaultBootstrap(std::string_view site) {
+    return std::nullopt;
+  }
+  // The secrets whose name starts with `prefix`, as the secrets backend lists them now; nullopt
+  // when this source cannot see the secrets backend (then PROV_004 reports "no evidence").
+  virtual std::optional<std::vector<SecretEvidence>> SecretsWithPrefix(std::string_view prefix) {
+    return std::nullopt;
+  }
+
+  // Provisioning records (src/provision); nullopt when this source has none to offer.
+  // Every site's principal (PROV_001 looks for sharing across sites).
+  virtual std::optional<std::vector<PrincipalEvidence>> SitePrincipals() { return std::nullopt; }
+  // The credential records of `site` (empty when it has none).
+  virtual std::optional<std::vector<CredentialEvidence>> Credentials(std::string_view site) {
+    return std::nullopt;
+  }
+  // The package records of `site`, oldest first (empty when it has none).
+  virtual std::optional<std::vector<PackageEvidence>> Packages(std::string_view site) {
+    return std::nullopt;
+  }
+  // The fleet's Ed25519 signing public key as pinned by provisioning (PROV_023).
+  virtual std::optional<Bytes> FleetSigningKey() { return std::nullopt; }
+  // The ledger anchoring records of `site` (PROV_020); nullopt when this source has none.
+  virtual std::optional<LedgerAnchorEvidence> LedgerAnchor(std::string_view site) {
+    return std::nullopt;
+  }
 };
 
 // An EvidenceSource held in memory: for tests and benchmarks.
@@ -48,7 +177,45 @@ class MemoryEvidence final : public EvidenceSource {
   WallTime Now() override { return now_; }
   std::optional<std::string> Config(std::string_view key) override;
 
+  void SetVaultBootstrap(std::string site, VaultBootstrapEvidence e) {
+    vault_[std::move(site)] = std::move(e);
+  }
+  // Makes the secrets listing visible (until called, SecretsWithPrefix returns nullopt).
+  void SetSecrets(std::vector<SecretEvidence> secrets) { secrets_ = std::move(secrets); }
+  std::optional<VaultBootstrapEvidence> VaultBootstrap(std::string_view site) override;
+  std::optional<std::vector<SecretEvidence>> SecretsWithPrefix(std::string_view prefix) override;
+
+  // Provisioning evidence: each setter makes its query answer (until then: nullopt).
+  void AddPrincipal(PrincipalEvidence p) { principals_.push_back(std::move(p)); }
+  void SetCredentials(std::string site, std::vector<CredentialEvidence> c) {
+    credentials_[std::move(site)] = std::move(c);
+  }
+  void SetPackages(std::string site, std::vector<PackageEvidence> p) {
+    packages_[std::move(site)] = std::move(p);
+  }
+  void SetFleetSigningKey(Bytes key) { fleet_key_ = std::move(key); }
+  std::optional<std::vector<PrincipalEvidence>> SitePrincipals() override;
+  std::optional<std::vector<CredentialEvidence>> Credentials(std::string_view site) override;
+  std::optional<std::vector<PackageEvidence>> Packages(std::string_view site) override;
+  std::optional<Bytes> FleetSigningKey() override { return fleet_key_; }
+
+  void SetLedgerAnchor(std::string site, LedgerAnchorEvidence e) {
+    ledger_anchor_[std::move(site)] = std::move(e);
+  }
+  std::optional<LedgerAnchorEvidence> LedgerAnchor(std::string_view site) override {
+    auto it = ledger_anchor_.find(site);
+    if (it == ledger_anchor_.end()) return std::nullopt;
+    return it->second;
+  }
+
  private:
+  std::map<std::string, VaultBootstrapEvidence, std::less<>> vault_;
+  std::optional<std::vector<SecretEvidence>> secrets_;
+  std::vector<PrincipalEvidence> principals_;
+  std::map<std::string, std::vector<CredentialEvidence>, std::less<>> credentials_;
+  std::map<std::string, std::vector<PackageEvidence>, std::less<>> packages_;
+  std::optional<Bytes> fleet_key_;
+  std::map<std::string, LedgerAnchorEvidence, std::less<>> ledger_anchor_;
   WallTime now_;
   std::set<std::string> sites_;
   std::map<std::string, std::string, std::less<>> config_;

@@ -34,8 +34,9 @@ Report AllNotImplemented() {
   MemoryEvidence evidence(kNow);
   evidence.AddSite("site-a");
   evidence.AddSite("site-b");
+  // Placeholders for every rule (rendering is under test, not the checks, which land one by one).
   RuleRegistry registry;
-  RegisterAllRules(registry);
+  for (const RuleInfo& rule : Catalog()) registry.RegisterNotImplemented(rule.id);
   return *Evaluate(registry, evidence);
 }
 

@@ -3,6 +3,7 @@
 // Config values come from the loaded configuration (see config::EvidenceValues).
 // Thread-safety: as the Store (queries from any thread).
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -21,6 +22,25 @@ class StoreEvidence final : public EvidenceSource {
   std::vector<std::string> Sites() override;
   WallTime Now() override { return clock_.Now(); }
   std::optional<std::string> Config(std::string_view key) override;
+  // From the vault_bootstrap table (src/vault). A query failure is remembered in error() and
+  // reported as no evidence.
+  std::optional<VaultBootstrapEvidence> VaultBootstrap(std::string_view site) override;
+  // Through the lister set with SetSecretLister; nullopt without one, or when it fails (the
+  // failure is remembered in error()).
+  std::optional<std::vector<SecretEvidence>> SecretsWithPrefix(std::string_view prefix) override;
+  // From the provisioning tables (site_principals, credentials, packages, kv). A query failure
+  // is remembered in error() and reported as no evidence.
+  std::optional<std::vector<PrincipalEvidence>> SitePrincipals() override;
+  std::optional<std::vector<CredentialEvidence>> Credentials(std::string_view site) override;
+  std::optional<std::vector<PackageEvidence>> Packages(std::string_view site) override;
+  std::optional<Bytes> FleetSigningKey() override;
+  // From ledger_site_events and ledger_anchors (src/ledger/anchor_store.h); nullopt when the
+  // site has no provisioning event there (a query failure is remembered in error()).
+  std::optional<LedgerAnchorEvidence> LedgerAnchor(std::string_view site) override;
+
+  // Lists the secrets backend (the CLI wires it to backend::SecretsBackend::List).
+  using SecretLister = std::function<Result<std::vector<SecretEvidence>>(std::string_view prefix)>;
+  void SetSecretLister(SecretLister lister) { secret_lister_ = std::move(lister); }
 
   // The last query error, if any (the CLI prints it beside the report).
   const std::optional<Error>& error() const { return error_; }
@@ -30,6 +50,7 @@ class StoreEvidence final : public EvidenceSource {
   Clock& clock_;
   std::map<std::string, std::string, std::less<>> config_;
   std::optional<Error> error_;
+  SecretLister secret_lister_;
 };
 
 }  // namespace vigie::compliance

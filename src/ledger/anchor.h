@@ -5,7 +5,7 @@
 //   - LocalAnchor (here): records the signed tree head only; the embedded default. Proves the
 //     fleet key signed the root, but nothing is on a chain (AnchorRecord::on_chain() is false,
 //     so PROV_020's check reports "not anchored on a chain").
-//   - a blockchain anchor (src/chain) sends a transaction carrying the root and fills the
+//   - EthereumAnchor (ethereum_anchor.h) sends a transaction carrying the root and fills the
 //     chain fields.
 // Anchor records are persisted with the ledger (Ledger::RecordAnchor, file anchors.seg).
 
@@ -51,7 +51,10 @@ struct AnchorStatus {
   };
   State state = State::kNotFound;
   uint64_t confirmations = 0;
-  std::string detail;  // for a person
+  // On-chain anchors, once mined: where the transaction is (0 / empty otherwise).
+  uint64_t block_number = 0;
+  std::string block_hash;  // 0x-prefixed hex
+  std::string detail;      // for a person
   bool ok() const { return state == State::kConfirmed || state == State::kNotOnChain; }
 };
 std::string_view AnchorStateName(AnchorStatus::State state);

@@ -81,6 +81,134 @@ CREATE TABLE local_access_keys (
 );
 CREATE INDEX local_access_keys_site ON local_access_keys(site_id);
 )sql"},
+      // Vault bootstrap and reconciliation records (src/vault/bootstrap.h): one row per run, the
+      // evidence of PROV_004 and PROV_010..PROV_013. Never a secret: names, counts, timestamps,
+      // digests. body is the full record as JSON (also appended to the ledger).
+      {5, "vault_bootstrap",
+       R"sql(
+CREATE TABLE vault_bootstrap (
+  id INTEGER PRIMARY KEY,
+  site TEXT NOT NULL,
+  action TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  seal_type TEXT NOT NULL,
+  initialized INTEGER NOT NULL,
+  sealed INTEGER NOT NULL,
+  initialized_now INTEGER NOT NULL,
+  recovery_shares INTEGER NOT NULL,
+  recovery_threshold INTEGER NOT NULL,
+  shares_stored INTEGER NOT NULL,
+  root_revoked_at INTEGER,
+  root_revocation_verified INTEGER NOT NULL,
+  policy_digest TEXT NOT NULL,
+  drift INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX vault_bootstrap_site ON vault_bootstrap(site, id);
+)sql"},
+      // Site provisioning (src/provision/provisioner.h), the evidence of PROV_001, PROV_002,
+      // PROV_003, PROV_005 and PROV_023. Never a credential value: credentials keep provenance
+      // and a SHA-256 verifier (or name the SecretsBackend entry holding it); packages keep the
+      // signed bytes (header + manifest, no secret) and the signature so checks re-verify them.
+      {6, "provisioning",
+       R"sql(
+CREATE TABLE site_provisioning (
+  site_id TEXT PRIMARY KEY REFERENCES sites(id),
+  attempts INTEGER NOT NULL,
+  failed_step TEXT,
+  failure TEXT,
+  kms_key_id TEXT,
+  kms_key_arn TEXT,
+  leftover_kms_key TEXT,
+  leftover_principal INTEGER NOT NULL,
+  leftover_access_key TEXT,
+  leftover_secret TEXT,
+  leftover_package TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE provision_steps (
+  id INTEGER PRIMARY KEY,
+  site_id TEXT NOT NULL REFERENCES sites(id),
+  attempt INTEGER NOT NULL,
+  step TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX provision_steps_site ON provision_steps(site_id, id);
+CREATE TABLE site_principals (
+  site_id TEXT PRIMARY KEY REFERENCES sites(id),
+  backend TEXT NOT NULL,
+  name TEXT NOT NULL,
+  arn TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  access_key_id TEXT NOT NULL,
+  kms_key_arn TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE credentials (
+  site_id TEXT NOT NULL REFERENCES sites(id),
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  provenance TEXT NOT NULL,
+  generator TEXT NOT NULL,
+  entropy_bits INTEGER NOT NULL,
+  alphabet TEXT NOT NULL,
+  verifier_kind TEXT NOT NULL,
+  verifier BLOB NOT NULL,
+  secret_ref TEXT NOT NULL,
+  must_change INTEGER NOT NULL,
+  changed_at INTEGER,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (site_id, name)
+);
+CREATE TABLE packages (
+  package_id TEXT PRIMARY KEY,
+  site_id TEXT NOT NULL REFERENCES sites(id),
+  path TEXT NOT NULL,
+  file_sha256 TEXT NOT NULL,
+  signed_bytes BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  fleet_key BLOB NOT NULL,
+  enrollment_key BLOB NOT NULL,
+  enrollment_key_fingerprint TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX packages_site ON packages(site_id, created_at);
+)sql"},
+      // Ledger anchoring (src/ledger/anchor_store.h), the evidence of PROV_020:
+      // ledger_site_events indexes the ledger entries naming a site (filled from the ledger at
+      // each anchoring run); ledger_anchors logs every status observed for an anchor.
+      {7, "ledger_anchoring",
+       R"sql(
+CREATE TABLE ledger_site_events (
+  seq INTEGER PRIMARY KEY,
+  site TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX ledger_site_events_site ON ledger_site_events(site, seq);
+CREATE TABLE ledger_anchors (
+  id INTEGER PRIMARY KEY,
+  anchor TEXT NOT NULL,
+  tree_size INTEGER NOT NULL,
+  root TEXT NOT NULL,
+  chain_id TEXT NOT NULL,
+  tx_hash TEXT NOT NULL,
+  block_number INTEGER NOT NULL,
+  block_hash TEXT NOT NULL,
+  state TEXT NOT NULL,
+  confirmations INTEGER NOT NULL,
+  required_confirmations INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  checked_at INTEGER NOT NULL
+);
+CREATE INDEX ledger_anchors_size ON ledger_anchors(tree_size, id);
+)sql"},
   };
   return kMigrations;
 }
