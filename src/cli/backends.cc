@@ -9,6 +9,7 @@
 #include "cli/fleet_keys.h"
 #include "cloud/aws_client.h"
 #include "http/curl_client.h"
+#include "http/tls_material.h"
 #include "store/sqlite_store.h"
 
 namespace vigie::cli {
@@ -46,7 +47,7 @@ bool AnyAws(const config::Config& c) {
 
 }  // namespace
 
-Result<FleetBackends> OpenFleetBackends(const config::Config& c, Env env) {
+Result<FleetBackends> OpenFleetBackends(const config::Config& c, Env env, bool open_ledger) {
   FleetBackends b;
   VIGIE_ASSIGN_OR_RETURN(b.store, OpenStore(c, env));
 
@@ -87,9 +88,31 @@ Result<FleetBackends> OpenFleetBackends(const config::Config& c, Env env) {
 
   VIGIE_ASSIGN_OR_RETURN(crypto::SigningKey key, LoadOrCreateFleetKey(c.data_dir, env));
   b.fleet_key = std::make_unique<crypto::SigningKey>(std::move(key));
-  VIGIE_ASSIGN_OR_RETURN(b.ledger, ledger::Ledger::Open(c.data_dir + "/ledger", env,
-                                                        b.fleet_key.get()));
+  if (open_ledger) {
+    VIGIE_ASSIGN_OR_RETURN(b.ledger, ledger::Ledger::Open(c.data_dir + "/ledger", env,
+                                                          b.fleet_key.get()));
+  }
   return b;
+}
+
+Result<std::string> FleetTlsPin(const config::Config& c, Env env) {
+  std::string cert = c.server.tls_cert_file;
+  std::string key = c.server.tls_key_file;
+  if (cert.empty()) {
+    cert = c.data_dir + "/fleet/tls.crt";
+    key = c.data_dir + "/fleet/tls.key";
+    if (!env.fs->Exists(cert)) {
+      VIGIE_RETURN_IF_ERROR(env.fs->CreateDirs(c.data_dir + "/fleet", 0700));
+      // Dev/embedded default: a self-signed certificate, pinned by every package.
+      VIGIE_ASSIGN_OR_RETURN(http::TlsMaterial m,
+                             http::GenerateSelfSignedCertificate("vigie-fleet", 825));
+      VIGIE_RETURN_IF_ERROR(env.fs->WriteFileAtomic(key, m.key_pem.view(), 0600));
+      VIGIE_RETURN_IF_ERROR(env.fs->WriteFileAtomic(cert, m.cert_pem, 0644));
+      return m.spki_pin;
+    }
+  }
+  VIGIE_ASSIGN_OR_RETURN(std::string pem, env.fs->ReadFile(cert));
+  return http::SpkiPinFromCertificatePem(pem);
 }
 
 Status LedgerEventSink::Append(std::string_view kind, std::string_view site,

@@ -37,7 +37,14 @@ struct FleetBackends {
 
 // Opens the store, the KMS / secrets / identity backends named in `c`, the fleet key and the
 // ledger. Errors name the backend or file at fault (e.g. missing AWS_ACCESS_KEY_ID).
-Result<FleetBackends> OpenFleetBackends(const config::Config& c, Env env);
+// `open_ledger` = false leaves `ledger` null (read-only commands must not take the ledger's lock,
+// which a running server holds).
+Result<FleetBackends> OpenFleetBackends(const config::Config& c, Env env, bool open_ledger = true);
+
+// The fleet manager's TLS identity: server.tls_cert_file/tls_key_file when configured, else a
+// self-signed certificate generated once under <data_dir>/fleet/tls.{crt,key} (key 0600).
+// Returns the SPKI pin ("sha256//...") that packages carry so agents pin their fleet manager.
+Result<std::string> FleetTlsPin(const config::Config& c, Env env);
 
 // Appends provisioning events to the ledger, committed (fsync) before provisioning continues.
 class LedgerEventSink final : public provision::ProvisionEventSink {

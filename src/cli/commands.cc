@@ -13,11 +13,13 @@
 #include "compliance/store_evidence.h"
 #include "cli/backends.h"
 #include "cli/fleet_keys.h"
+#include "package/enrollment_key.h"
 #include "provision/cli.h"
 #include "config/config.h"
 #include "ledger/cli.h"
 #include "ledger/verify.h"
-#include "store/sqlite_store.h"
+#include "http/curl_client.h"
+#include "vault/bootstrap.h"
 
 namespace vigie::cli {
 
@@ -45,25 +47,19 @@ Result<config::Config> LoadState(const StateOptions& state) {
                    "defaults (as `vigie dev` prints)");
 }
 
-// Opens the store named by the configuration. Only SQLite exists so far.
-Result<std::unique_ptr<store::Store>> OpenStore(const config::Config& c) {
-  if (c.store.backend != config::StoreBackend::kSqlite) {
-    return MakeError(ErrorCode::kUnimplemented,
-                     "store.backend = \"postgres\" is not available in this build yet; use "
-                     "\"sqlite\"");
-  }
-  store::SqliteOptions opts;
-  opts.path = c.store.path;
-  opts.batch_max = static_cast<int>(c.store.batch_max_rows);
-  opts.clock = RealClock();
-  return store::OpenSqliteStore(opts);
-}
-
 int Evaluate(const config::Config& c, const compliance::ComplianceCheckOptions& opts,
              std::FILE* out, std::FILE* err) {
-  auto st = OpenStore(c);
-  if (!st) return PrintError(err, st.error());
-  compliance::StoreEvidence evidence(**st, *RealClock(), config::EvidenceValues(c));
+  auto backends = OpenFleetBackends(c, RealEnv(), /*open_ledger=*/false);
+  if (!backends) return PrintError(err, backends.error());
+  compliance::StoreEvidence evidence(*backends->store, *RealClock(), config::EvidenceValues(c));
+  backend::SecretsBackend* secrets = backends->secrets.get();
+  evidence.SetSecretLister(
+      [secrets](std::string_view prefix) -> Result<std::vector<compliance::SecretEvidence>> {
+        VIGIE_ASSIGN_OR_RETURN(auto infos, secrets->List(std::string(prefix)));
+        std::vector<compliance::SecretEvidence> out;
+        for (auto& i : infos) out.push_back({i.name, {i.tags.begin(), i.tags.end()}});
+        return out;
+      });
   // Explicit registration: every rule's check, as wired in rules/all_rules.cc.
   compliance::RuleRegistry registry;
   compliance::RegisterAllRules(registry);
@@ -136,6 +132,9 @@ int RunSiteProvisionCommand(const SiteProvisionCommand& cmd, std::FILE* out, std
                                                  : "https://" + c->server.listen_address;
   opts.out_dir = cmd.out_dir.empty() ? c->data_dir + "/packages" : cmd.out_dir;
   if (auto st = env.fs->CreateDirs(opts.out_dir, 0700); !st) return PrintError(err, st.error());
+  auto pin = FleetTlsPin(*c, env);
+  if (!pin) return PrintError(err, pin.error().Wrap("fleet TLS certificate"));
+  opts.fleet_tls_pin = *pin;
   opts.s3_bucket = c->backup.target_bucket;
   opts.kms_rotation_days = static_cast<int>(c->kms.key_rotation_period_days);
   provision::Provisioner provisioner(deps, opts);
@@ -144,6 +143,55 @@ int RunSiteProvisionCommand(const SiteProvisionCommand& cmd, std::FILE* out, std
   }
   provision::SiteProvisionOptions one{cmd.site_id, cmd.region, cmd.enrollment_key_file};
   return provision::RunSiteProvision(one, provisioner, env, out, err);
+}
+
+namespace {
+
+// Ledger-backed vault event sink (the bootstrap record goes to the ledger too).
+class VaultLedgerSink final : public vault::EventSink {
+ public:
+  explicit VaultLedgerSink(ledger::Ledger& l) : sink_(l) {}
+  Status Append(std::string_view kind, std::string_view site, std::string_view body) override {
+    return sink_.Append(kind, site, body);
+  }
+
+ private:
+  LedgerEventSink sink_;
+};
+
+// The site's KMS key, as provisioning recorded it (the key Vault's awskms seal uses).
+Result<std::string> SiteKmsKeyId(store::Store& st, const std::string& site) {
+  VIGIE_ASSIGN_OR_RETURN(auto rows, st.Query("SELECT kms_key_id FROM site_provisioning WHERE "
+                                             "site_id = ?",
+                                             {site}));
+  if (rows.empty() || rows[0].IsNull("kms_key_id").value_or(true)) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "site " + site + " has no KMS key on record: provision it first (`vigie "
+                     "site provision " + site + " ...`)");
+  }
+  return rows[0].GetText("kms_key_id");
+}
+
+}  // namespace
+
+int RunVaultCommand(const VaultCommand& cmd, std::FILE* out, std::FILE* err) {
+  auto c = LoadState(cmd.state);
+  if (!c) return PrintError(err, c.error());
+  Env env = RealEnv();
+  auto backends = OpenFleetBackends(*c, env);
+  if (!backends) return PrintError(err, backends.error());
+  http::CurlClientOptions http_opts;
+  http_opts.ca_file = c->vault.ca_file;
+  http::CurlClient http(std::move(http_opts));
+  VaultLedgerSink sink(*backends->ledger);
+  vault::VaultCommandDeps deps{&http, backends->secrets.get(), backends->kms.get(),
+                               backends->store.get(), &sink, env};
+  if (cmd.bootstrap) {
+    auto key = SiteKmsKeyId(*backends->store, cmd.site);
+    if (!key) return PrintError(err, key.error());
+    return vault::RunVaultBootstrap(*c, cmd.site, *key, deps, out, err);
+  }
+  return vault::RunVaultReconcile(*c, cmd.site, cmd.check_only, cmd.prune, deps, out, err);
 }
 
 int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err) {
@@ -168,6 +216,24 @@ int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err) {
   log::Info("dev.started", {{"data_dir", dir}});
   fmt::print(out, "vigie dev: embedded defaults (SQLite store, local backends) in {}\n\n", dir);
 
+  // 1. The demo site makes its own enrollment key pair and hands over only the public key.
+  StateOptions state{"", dir};
+  std::string site_dir = dir + "/sites/demo";
+  Env env = RealEnv();
+  if (!env.fs->Exists(site_dir + "/enrollment.key")) {
+    if (auto st = env.fs->CreateDirs(site_dir, 0700); !st) return PrintError(err, st.error());
+    auto keys = package::WriteEnrollmentKeyPair(site_dir, env);
+    if (!keys) return PrintError(err, keys.error());
+  }
+  // 2. Provision it (PROV_001-005, PROV_023): principal, KMS key, generated credentials, package.
+  fmt::print(out, "== vigie site provision demo\n");
+  SiteProvisionCommand provision{state, "demo", "eu-west-3", site_dir + "/enrollment.pub", "", ""};
+  if (int prc = RunSiteProvisionCommand(provision, out, err); prc != 0) return prc;
+  // 3. Anchor the ledger's tree head (local anchor: signed tree heads only).
+  fmt::print(out, "\n== vigie ledger anchor\n");
+  if (int arc = RunLedgerAnchorCommand(state, 0, out, err); arc > 1) return arc;
+  // 4. The report, from the evidence just recorded.
+  fmt::print(out, "\n== vigie compliance check\n");
   compliance::ComplianceCheckOptions check;
   check.color = ::isatty(::fileno(out)) != 0;
   int rc = Evaluate(c, check, out, err);
@@ -175,12 +241,17 @@ int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err) {
 
   fmt::print(out,
              "\nWhere to look next:\n"
-             "  data directory   {0}\n"
-             "  store (SQLite)   {1}\n"
-             "  re-run the check vigie compliance check --data-dir {0} [--format json|junit]\n"
-             "Not built yet, so not started: fleet manager API, site agent, provisioning "
-             "(README.md, \"What works today\").\n",
-             dir, c.store.path);
+             "  data directory    {0}\n"
+             "  store (SQLite)    {1}\n"
+             "  demo package      {0}/packages/demo.vpkg (site key in {0}/sites/demo)\n"
+             "  fleet public key  {2}\n"
+             "  commands          vigie compliance check --data-dir {0} [--format json|junit]\n"
+             "                    vigie ledger verify --data-dir {0}\n"
+             "                    vigie ledger prove demo --data-dir {0}\n"
+             "                    vigie package verify {0}/packages/demo.vpkg --fleet-key {2}\n"
+             "Not built yet, so not started: the fleet manager API and the site agent (so the demo "
+             "site has not registered, heartbeated or activated its licence).\n",
+             dir, c.store.path, FleetPublicKeyPath(dir));
   std::fflush(out);
   if (opts.once) return rc;
 

@@ -45,6 +45,16 @@ struct SiteProvisionCommand {
 // vigie site provision: PROV_001-005 and PROV_023 by construction (src/provision).
 int RunSiteProvisionCommand(const SiteProvisionCommand& cmd, std::FILE* out, std::FILE* err);
 
+struct VaultCommand {
+  StateOptions state;
+  std::string site;
+  bool bootstrap = false;  // else reconcile
+  bool check_only = false;
+  bool prune = false;
+};
+// vigie vault bootstrap|reconcile (PROV_004, PROV_010-013; src/vault).
+int RunVaultCommand(const VaultCommand& cmd, std::FILE* out, std::FILE* err);
+
 // vigie dev: opens the store on embedded defaults, evaluates every rule, prints the report and
 // where to look next, then (unless `once`) waits for SIGINT/SIGTERM.
 int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err);

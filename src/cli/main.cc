@@ -179,6 +179,27 @@ int main(int argc, char** argv) {
     rc = vigie::cli::RunLedgerAnchorCommand(anchor_state, anchor_wait_seconds, stdout, stderr);
   });
 
+  // vigie vault bootstrap / reconcile
+  auto* vault = app.add_subcommand("vault", "Bring a site's Vault to the required state");
+  vault->require_subcommand(1);
+  vigie::cli::VaultCommand bootstrap_cmd, reconcile_cmd;
+  bootstrap_cmd.bootstrap = true;
+  auto* bootstrap = vault->add_subcommand(
+      "bootstrap",
+      "Initialise with KMS auto-unseal and >= 3-of-5 recovery shares stored in the secrets "
+      "backend, apply policies, revoke the root token (PROV_004, PROV_010-013)");
+  AddStateOptions(bootstrap, bootstrap_cmd.state);
+  bootstrap->add_option("--site", bootstrap_cmd.site, "Site id")->required();
+  bootstrap->callback([&] { rc = vigie::cli::RunVaultCommand(bootstrap_cmd, stdout, stderr); });
+  auto* reconcile = vault->add_subcommand(
+      "reconcile", "Apply the policies of the config directory to the site's Vault (PROV_013)");
+  AddStateOptions(reconcile, reconcile_cmd.state);
+  reconcile->add_option("--site", reconcile_cmd.site, "Site id")->required();
+  reconcile->add_flag("--check", reconcile_cmd.check_only, "Report drift only; exit 1 on drift");
+  reconcile->add_flag("--prune", reconcile_cmd.prune,
+                      "Delete policies not in config (never root or default)");
+  reconcile->callback([&] { rc = vigie::cli::RunVaultCommand(reconcile_cmd, stdout, stderr); });
+
   // vigie dev
   vigie::cli::DevOptions dev_opts;
   auto* dev = app.add_subcommand(

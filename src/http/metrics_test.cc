@@ -1,0 +1,165 @@
+#include "http/metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <thread>
+
+#include "testing/temp_dir.h"
+
+namespace vigie::http {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Pipes `text` into `promtool check metrics`; returns its exit code and output, or -2 when
+// promtool is not installed.
+int PromtoolCheck(const std::string& text, std::string* output) {
+  if (system("command -v promtool >/dev/null 2>&1") != 0) return -2;
+  vigie::testing::TempDir dir;
+  std::ofstream(dir.File("metrics.txt")) << text;
+  std::string cmd =
+      "promtool check metrics < " + dir.File("metrics.txt") + " > " + dir.File("out.txt") + " 2>&1";
+  int rc = system(cmd.c_str());
+  std::ifstream in(dir.File("out.txt"));
+  output->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+void Fill(MetricsRegistry& r) {
+  auto* requests =
+      *r.AddCounter("vigie_http_requests_total", "HTTP requests served.", {"route", "status"});
+  requests->With({"/v1/sites/{id}/heartbeat", "200"}).Inc();
+  requests->With({"/v1/sites/{id}/heartbeat", "200"}).Inc(2);
+  requests->With({"", "404"}).Inc();
+  auto* up = *r.AddGauge("vigie_sites_up", "Sites whose last heartbeat is recent.\nPer fleet.");
+  up->Get().Set(3);
+  auto* weird = *r.AddGauge("vigie_label_escaping", "Escaping \\ check.", {"v"});
+  weird->With({"a\"b\\c\nd"}).Set(-1.5);
+  auto* latency = *r.AddHistogram("vigie_http_request_duration_seconds", "Request latency.",
+                                  {"route"}, {0.005, 0.25, 1});
+  auto& h = latency->With({"/v1/ping"});
+  h.Observe(0.001);
+  h.Observe(0.005);  // on the bound: counted in le="0.005"
+  h.Observe(0.5);
+  h.Observe(7);
+}
+
+TEST(MetricsTest, RendersGoldenText) {
+  MetricsRegistry r;
+  Fill(r);
+  const std::string golden =
+      "# HELP vigie_http_requests_total HTTP requests served.\n"
+      "# TYPE vigie_http_requests_total counter\n"
+      "vigie_http_requests_total{route=\"\",status=\"404\"} 1\n"
+      "vigie_http_requests_total{route=\"/v1/sites/{id}/heartbeat\",status=\"200\"} 3\n"
+      "# HELP vigie_sites_up Sites whose last heartbeat is recent.\\nPer fleet.\n"
+      "# TYPE vigie_sites_up gauge\n"
+      "vigie_sites_up 3\n"
+      "# HELP vigie_label_escaping Escaping \\\\ check.\n"
+      "# TYPE vigie_label_escaping gauge\n"
+      "vigie_label_escaping{v=\"a\\\"b\\\\c\\nd\"} -1.5\n"
+      "# HELP vigie_http_request_duration_seconds Request latency.\n"
+      "# TYPE vigie_http_request_duration_seconds histogram\n"
+      "vigie_http_request_duration_seconds_bucket{route=\"/v1/ping\",le=\"0.005\"} 2\n"
+      "vigie_http_request_duration_seconds_bucket{route=\"/v1/ping\",le=\"0.25\"} 2\n"
+      "vigie_http_request_duration_seconds_bucket{route=\"/v1/ping\",le=\"1\"} 3\n"
+      "vigie_http_request_duration_seconds_bucket{route=\"/v1/ping\",le=\"+Inf\"} 4\n"
+      "vigie_http_request_duration_seconds_sum{route=\"/v1/ping\"} 7.506\n"
+      "vigie_http_request_duration_seconds_count{route=\"/v1/ping\"} 4\n";
+  EXPECT_EQ(r.Render(), golden);
+}
+
+TEST(MetricsTest, PromtoolAcceptsTheRendering) {
+  MetricsRegistry r;
+  Fill(r);
+  auto* empty =
+      *r.AddHistogram("vigie_empty_seconds", "No observations yet.", {}, DefaultLatencyBuckets());
+  (void)empty;
+  std::string out;
+  int rc = PromtoolCheck(r.Render(), &out);
+  if (rc == -2) GTEST_SKIP() << "promtool not installed";
+  EXPECT_EQ(rc, 0) << out << "\n" << r.Render();
+}
+
+// The check above can fail: promtool rejects a counter without _total and broken syntax.
+TEST(MetricsTest, PromtoolRejectsWhatTheRegistryRefuses) {
+  std::string out;
+  int rc =
+      PromtoolCheck("# HELP x_requests Requests.\n# TYPE x_requests counter\nx_requests 1\n", &out);
+  if (rc == -2) GTEST_SKIP() << "promtool not installed";
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(PromtoolCheck("x{a=\"unterminated} 1\n", &out), 0);
+
+  MetricsRegistry r;
+  auto bad = r.AddCounter("x_requests", "Requests.");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("_total"));
+}
+
+TEST(MetricsTest, RegistrationValidatesNamesLabelsAndBuckets) {
+  MetricsRegistry r;
+  EXPECT_FALSE(r.AddGauge("1bad", "h"));
+  EXPECT_FALSE(r.AddGauge("bad-name", "h"));
+  EXPECT_FALSE(r.AddGauge("ok", "h", {"__reserved"}));
+  EXPECT_FALSE(r.AddGauge("ok", "h", {"a", "a"}));
+  EXPECT_FALSE(r.AddGauge("ok", "h", {"bad-label"}));
+  EXPECT_FALSE(r.AddHistogram("h_seconds", "h", {"le"}, {1}));
+  EXPECT_FALSE(r.AddHistogram("h_seconds", "h", {}, {}));
+  EXPECT_FALSE(r.AddHistogram("h_seconds", "h", {}, {1, 1}));
+  EXPECT_FALSE(r.AddHistogram("h_seconds", "h", {}, {1, std::numeric_limits<double>::infinity()}));
+  ASSERT_TRUE(r.AddGauge("ok", "h"));
+  auto dup = r.AddGauge("ok", "h");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST(MetricsTest, FormatsSpecialValues) {
+  EXPECT_EQ(FormatPromValue(1), "1");
+  EXPECT_EQ(FormatPromValue(0.25), "0.25");
+  EXPECT_EQ(FormatPromValue(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(FormatPromValue(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(FormatPromValue(std::nan("")), "NaN");
+  EXPECT_EQ(EscapeLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+  EXPECT_EQ(EscapeHelp("a\\b\"c\nd"), "a\\\\b\"c\\nd");
+}
+
+TEST(MetricsTest, CountersIgnoreNegativeIncrementsAndCollectHooksRunAtRender) {
+  MetricsRegistry r;
+  auto* c = *r.AddCounter("c_total", "c");
+  c->Get().Inc(-5);
+  EXPECT_EQ(c->Get().Value(), 0);
+  auto* g = *r.AddGauge("g", "g");
+  int calls = 0;
+  r.AddCollectHook([&] { g->Get().Set(++calls); });
+  EXPECT_THAT(r.Render(), HasSubstr("\ng 1\n"));
+  EXPECT_THAT(r.Render(), HasSubstr("\ng 2\n"));
+}
+
+TEST(MetricsTest, ConcurrentRecordingLosesNothing) {
+  MetricsRegistry r;
+  auto* c = *r.AddCounter("hits_total", "h", {"worker"});
+  auto* h = *r.AddHistogram("lat_seconds", "l", {}, {0.5});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10000; ++i) {
+        c->With({std::to_string(t % 2)}).Inc();
+        h->Get().Observe(i % 2 ? 0.25 : 1.0);
+        if (i % 1000 == 0) (void)r.Render();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c->With({"0"}).Value() + c->With({"1"}).Value(), 40000);
+  EXPECT_EQ(h->Get().Count(), 40000u);
+  EXPECT_EQ(h->Get().CumulativeCount(0), 20000u);
+  EXPECT_DOUBLE_EQ(h->Get().Sum(), 20000 * 0.25 + 20000 * 1.0);
+}
+
+}  // namespace
+}  // namespace vigie::http
