@@ -88,6 +88,13 @@ Result<Report> Evaluate(const RuleRegistry& registry, EvidenceSource& evidence,
 
   Report report;
   report.generated_at = evidence.Now();
+  // Fleet-wide indexes are built once for the whole evaluation, not once per site; cleared on
+  // every return path so a later evaluation sees fresh evidence.
+  struct ClearSharing {
+    EvidenceSource& e;
+    ~ClearSharing() { e.set_sharing(nullptr); }
+  } clear_sharing{evidence};
+  evidence.set_sharing(BuildSharingIndex(evidence));
   for (const RuleInfo& rule : Catalog()) {
     if (!wanted.empty() && !wanted.contains(rule.id)) continue;
     RuleReport rule_report{rule, {}};

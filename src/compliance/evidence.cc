@@ -41,4 +41,27 @@ std::optional<std::vector<PackageEvidence>> MemoryEvidence::Packages(std::string
   return it->second;
 }
 
+std::shared_ptr<const SharingIndex> BuildSharingIndex(EvidenceSource& evidence) {
+  auto principals = evidence.SitePrincipals();
+  if (!principals) return nullptr;
+  auto index = std::make_shared<SharingIndex>();
+  index->principals = std::move(*principals);
+  for (size_t i = 0; i < index->principals.size(); ++i) {
+    const PrincipalEvidence& p = index->principals[i];
+    index->principals_of_site[p.site_id].push_back(i);
+    if (!p.name.empty()) index->by_name[p.name].push_back(p.site_id);
+    if (!p.arn.empty()) index->by_arn[p.arn].push_back(p.site_id);
+    if (!p.access_key_id.empty()) index->by_access_key[p.access_key_id].push_back(p.site_id);
+    if (!p.kms_key_arn.empty()) index->by_kms_key[p.kms_key_arn].push_back(p.site_id);
+  }
+  for (const std::string& site : evidence.Sites()) {
+    auto creds = evidence.Credentials(site);
+    if (!creds) continue;
+    for (const auto& c : *creds) {
+      if (!c.secret_ref.empty()) index->by_secret_ref[c.secret_ref].push_back(site);
+    }
+  }
+  return index;
+}
+
 }  // namespace vigie::compliance

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -121,9 +122,56 @@ struct LedgerAnchorEvidence {
   std::optional<LedgerAnchorRowEvidence> latest;  // the latest anchor status of any size
 };
 
+// What the fleet manager (src/fleet) recorded about one site: its registration (PROV_021), its
+// recent healthchecks (MAINT_001, PROV_022), its licence activations with the healthcheck each
+// relied on (PROV_022) and its liveness alerts (MAINT_002). Never a secret.
+struct HealthcheckEvidence {
+  int64_t id = 0;
+  WallTime received_at;
+  bool passed = false;
+};
+struct LicenseActivationEvidence {
+  WallTime activated_at;
+  int64_t healthcheck_id = 0;
+  WallTime healthcheck_at;
+  // The referenced healthcheck row as stored (nullopt when it is missing).
+  std::optional<HealthcheckEvidence> healthcheck;
+};
+struct AlertEvidence {
+  std::string rule;      // "MAINT_002"
+  std::string severity;  // "critical"
+  std::string state;     // "firing" | "resolved"
+  WallTime started_at;
+  std::optional<WallTime> resolved_at;
+};
+struct FleetSiteEvidence {
+  std::optional<WallTime> registered_at;  // nullopt: never registered
+  std::string registered_package_id;
+  std::vector<HealthcheckEvidence> healthchecks;  // the recorded ones, oldest first
+  std::vector<LicenseActivationEvidence> activations;
+  std::vector<AlertEvidence> alerts;  // oldest first
+};
+
+// Who uses each identifier across the fleet (PROV_001: "no principal, access key or secret is
+// shared between two sites"). Built once per evaluation (BuildSharingIndex) so each per-site
+// check looks its own identifiers up instead of scanning every other site: O(n) for the fleet,
+// not O(n^2).
+struct SharingIndex {
+  std::vector<PrincipalEvidence> principals;
+  // identifier -> the sites that use it
+  std::map<std::string, std::vector<std::string>, std::less<>> by_name, by_arn, by_access_key,
+      by_kms_key, by_secret_ref;
+  std::map<std::string, std::vector<size_t>, std::less<>> principals_of_site;  // indexes
+};
+
 class EvidenceSource {
  public:
   virtual ~EvidenceSource() = default;
+
+  // The fleet-wide sharing index of the current evaluation, or null outside one (a check then
+  // builds its own with BuildSharingIndex). Set by compliance::Evaluate.
+  const SharingIndex* sharing() const { return sharing_.get(); }
+  void set_sharing(std::shared_ptr<const SharingIndex> index) { sharing_ = std::move(index); }
 
   // Ids of every provisioned site, sorted, without duplicates.
   virtual std::vector<std::string> Sites() = 0;
@@ -161,10 +209,21 @@ class EvidenceSource {
   virtual std::optional<LedgerAnchorEvidence> LedgerAnchor(std::string_view site) {
     return std::nullopt;
   }
+  // The fleet manager's records of `site` (PROV_021, PROV_022, MAINT_001, MAINT_002); nullopt
+  // when this source has none to offer.
+  virtual std::optional<FleetSiteEvidence> FleetSite(std::string_view site) {
+    return std::nullopt;
+  }
+ private:
+  std::shared_ptr<const SharingIndex> sharing_;
 };
 
 // An EvidenceSource held in memory: for tests and benchmarks.
 // Thread-safety: not thread-safe.
+// Reads SitePrincipals() once and every site's credentials once. Null when the principals
+// cannot be read (the check then reports no evidence).
+std::shared_ptr<const SharingIndex> BuildSharingIndex(EvidenceSource& evidence);
+
 class MemoryEvidence final : public EvidenceSource {
  public:
   explicit MemoryEvidence(WallTime now) : now_(now) {}
@@ -208,6 +267,15 @@ class MemoryEvidence final : public EvidenceSource {
     return it->second;
   }
 
+  void SetFleetSite(std::string site, FleetSiteEvidence e) {
+    fleet_site_[std::move(site)] = std::move(e);
+  }
+  std::optional<FleetSiteEvidence> FleetSite(std::string_view site) override {
+    auto it = fleet_site_.find(site);
+    if (it == fleet_site_.end()) return std::nullopt;
+    return it->second;
+  }
+
  private:
   std::map<std::string, VaultBootstrapEvidence, std::less<>> vault_;
   std::optional<std::vector<SecretEvidence>> secrets_;
@@ -216,6 +284,7 @@ class MemoryEvidence final : public EvidenceSource {
   std::map<std::string, std::vector<PackageEvidence>, std::less<>> packages_;
   std::optional<Bytes> fleet_key_;
   std::map<std::string, LedgerAnchorEvidence, std::less<>> ledger_anchor_;
+  std::map<std::string, FleetSiteEvidence, std::less<>> fleet_site_;
   WallTime now_;
   std::set<std::string> sites_;
   std::map<std::string, std::string, std::less<>> config_;

@@ -146,50 +146,46 @@ std::vector<std::string> ForeignResources(const std::string& policy, std::string
 // PROV_001: exactly one principal for the site; its name, ARN, access key and KMS key are not
 // another site's; no secret is shared; its policy names only the site's own resources.
 CheckResult Check_PROV_001(const RuleInfo&, EvidenceSource& evidence, std::string_view site) {
-  auto principals = evidence.SitePrincipals();
-  if (!principals) return NoProvisioningRecord(site, "principal");
-  std::vector<const PrincipalEvidence*> mine;
-  for (const auto& p : *principals) {
-    if (p.site_id == site) mine.push_back(&p);
+  // The fleet-wide index of the evaluation; a direct call (tests) builds its own.
+  std::shared_ptr<const SharingIndex> own;
+  const SharingIndex* index = evidence.sharing();
+  if (index == nullptr) {
+    own = BuildSharingIndex(evidence);
+    index = own.get();
   }
-  if (mine.empty()) return NoProvisioningRecord(site, "principal");
+  if (index == nullptr) return NoProvisioningRecord(site, "principal");
+  auto found = index->principals_of_site.find(site);
+  if (found == index->principals_of_site.end() || found->second.empty()) {
+    return NoProvisioningRecord(site, "principal");
+  }
+  const std::vector<size_t>& mine = found->second;
   std::vector<EvidenceItem> items = {{"principal_count", std::to_string(mine.size())}};
   if (mine.size() > 1) {
     return Fail(fmt::format("site {} has {} principals", site, mine.size()),
                 "delete the extra principals: a site has exactly one (PROV_001)", items);
   }
-  const PrincipalEvidence& p = *mine[0];
+  const PrincipalEvidence& p = index->principals[mine[0]];
   items.push_back({"principal", p.arn});
   items.push_back({"backend", p.backend});
   std::vector<std::string> shared;
-  for (const auto& other : *principals) {
-    if (other.site_id == site) continue;
-    if (other.name == p.name || other.arn == p.arn) {
-      shared.push_back(fmt::format("principal {} with site {}", p.arn, other.site_id));
-    }
-    if (!p.access_key_id.empty() && other.access_key_id == p.access_key_id) {
-      shared.push_back(fmt::format("access key {} with site {}", p.access_key_id, other.site_id));
-    }
-    if (!p.kms_key_arn.empty() && other.kms_key_arn == p.kms_key_arn) {
-      shared.push_back(fmt::format("KMS key {} with site {}", p.kms_key_arn, other.site_id));
-    }
-  }
-  // Secrets: the readable copies a site's credentials name are its own.
-  std::set<std::string> my_refs;
-  if (auto creds = evidence.Credentials(site)) {
-    for (const auto& c : *creds) {
-      if (!c.secret_ref.empty()) my_refs.insert(c.secret_ref);
-    }
-  }
-  for (const auto& other : evidence.Sites()) {
-    if (other == site || my_refs.empty()) continue;
-    if (auto creds = evidence.Credentials(other)) {
-      for (const auto& c : *creds) {
-        if (my_refs.count(c.secret_ref)) {
-          shared.push_back(fmt::format("secret {} with site {}", c.secret_ref, other));
-        }
+  auto others = [&](const auto& map, const std::string& key, std::string_view what) {
+    if (key.empty()) return;
+    auto it = map.find(key);
+    if (it == map.end()) return;
+    std::set<std::string> seen;
+    for (const std::string& other : it->second) {
+      if (other != site && seen.insert(other).second) {
+        shared.push_back(fmt::format("{} {} with site {}", what, key, other));
       }
     }
+  };
+  others(index->by_name, p.name, "principal");
+  others(index->by_arn, p.arn, "principal");
+  others(index->by_access_key, p.access_key_id, "access key");
+  others(index->by_kms_key, p.kms_key_arn, "KMS key");
+  // Secrets: the readable copies a site's credentials name are its own.
+  if (auto creds = evidence.Credentials(site)) {
+    for (const auto& c : *creds) others(index->by_secret_ref, c.secret_ref, "secret");
   }
   if (!shared.empty()) {
     items.push_back({"shared", Join(shared)});
