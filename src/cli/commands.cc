@@ -16,6 +16,8 @@
 #include "package/enrollment_key.h"
 #include "provision/cli.h"
 #include "config/config.h"
+#include "agent/agent.h"
+#include "fleet/fleet_service.h"
 #include "ledger/cli.h"
 #include "ledger/verify.h"
 #include "http/curl_client.h"
@@ -192,6 +194,24 @@ int RunVaultCommand(const VaultCommand& cmd, std::FILE* out, std::FILE* err) {
     return vault::RunVaultBootstrap(*c, cmd.site, *key, deps, out, err);
   }
   return vault::RunVaultReconcile(*c, cmd.site, cmd.check_only, cmd.prune, deps, out, err);
+}
+
+int RunServerCommand(const StateOptions& state, std::FILE* err) {
+  auto c = LoadState(state);
+  if (!c) return PrintError(err, c.error());
+  Env env = RealEnv();
+  auto backends = OpenFleetBackends(*c, env, /*open_ledger=*/false);
+  if (!backends) return PrintError(err, backends.error());
+  http::CurlClient webhook;
+  fleet::FleetDeps deps{env, backends->store.get(), backends->secrets.get(), &webhook};
+  return fleet::RunServer(*c, deps);
+}
+
+int RunAgentCommand(const AgentRunCommand& cmd, std::FILE* err) {
+  auto c = LoadState(cmd.state);
+  if (!c) return PrintError(err, c.error());
+  agent::RunAgentArgs args{cmd.enrollment_key_file, cmd.fleet_key_file, cmd.package_file};
+  return agent::RunAgent(*c, args);
 }
 
 int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err) {

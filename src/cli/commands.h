@@ -55,6 +55,17 @@ struct VaultCommand {
 // vigie vault bootstrap|reconcile (PROV_004, PROV_010-013; src/vault).
 int RunVaultCommand(const VaultCommand& cmd, std::FILE* out, std::FILE* err);
 
+// vigie server: the fleet manager API until SIGINT/SIGTERM (src/fleet).
+int RunServerCommand(const StateOptions& state, std::FILE* err);
+struct AgentRunCommand {
+  StateOptions state;
+  std::string package_file;
+  std::string enrollment_key_file;
+  std::string fleet_key_file;
+};
+// vigie agent run: the site agent daemon (src/agent).
+int RunAgentCommand(const AgentRunCommand& cmd, std::FILE* err);
+
 // vigie dev: opens the store on embedded defaults, evaluates every rule, prints the report and
 // where to look next, then (unless `once`) waits for SIGINT/SIGTERM.
 int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err);

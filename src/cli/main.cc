@@ -200,6 +200,26 @@ int main(int argc, char** argv) {
                       "Delete policies not in config (never root or default)");
   reconcile->callback([&] { rc = vigie::cli::RunVaultCommand(reconcile_cmd, stdout, stderr); });
 
+  // vigie server
+  vigie::cli::StateOptions server_state;
+  auto* server = app.add_subcommand(
+      "server", "Run the fleet manager API (registration, heartbeats, liveness, licences, /metrics)");
+  AddStateOptions(server, server_state);
+  server->callback([&] { rc = vigie::cli::RunServerCommand(server_state, stderr); });
+
+  // vigie agent run
+  vigie::cli::AgentRunCommand agent_cmd;
+  auto* agent_run = agent->add_subcommand(
+      "run", "Run the site agent: verify the package, register, heartbeat every <= 60 s, serve the "
+             "local admin API (PROV_005) and /metrics");
+  AddStateOptions(agent_run, agent_cmd.state);
+  agent_run->add_option("--package", agent_cmd.package_file, "The site's .vpkg (default: config)");
+  agent_run->add_option("--enrollment-key", agent_cmd.enrollment_key_file,
+                        "The site's enrollment private key (default: <state_dir>/enrollment.key)");
+  agent_run->add_option("--fleet-key", agent_cmd.fleet_key_file,
+                        "Fleet public key (PEM); default: trust the first package's and pin it");
+  agent_run->callback([&] { rc = vigie::cli::RunAgentCommand(agent_cmd, stderr); });
+
   // vigie dev
   vigie::cli::DevOptions dev_opts;
   auto* dev = app.add_subcommand(

@@ -328,4 +328,75 @@ std::optional<LedgerAnchorEvidence> StoreEvidence::LedgerAnchor(std::string_view
   return std::move(*result);
 }
 
+std::optional<FleetSiteEvidence> StoreEvidence::FleetSite(std::string_view site) {
+  auto run = [&]() -> Result<FleetSiteEvidence> {
+    const std::string id(site);
+    FleetSiteEvidence out;
+    VIGIE_ASSIGN_OR_RETURN(store::Rows reg,
+                           store_.Query("SELECT package_id, registered_at FROM site_registrations "
+                                        "WHERE site_id = ?",
+                                        {id}));
+    if (!reg.empty()) {
+      VIGIE_ASSIGN_OR_RETURN(out.registered_package_id, reg[0].GetText("package_id"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t at, reg[0].GetInt("registered_at"));
+      out.registered_at = FromUnixSeconds(at);
+    }
+    VIGIE_ASSIGN_OR_RETURN(store::Rows hcs,
+                           store_.Query("SELECT id, received_at, passed FROM healthchecks WHERE "
+                                        "site_id = ? ORDER BY id",
+                                        {id}));
+    for (const auto& row : hcs) {
+      HealthcheckEvidence h;
+      VIGIE_ASSIGN_OR_RETURN(h.id, row.GetInt("id"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("received_at"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t passed, row.GetInt("passed"));
+      h.received_at = FromUnixSeconds(at);
+      h.passed = passed != 0;
+      out.healthchecks.push_back(h);
+    }
+    VIGIE_ASSIGN_OR_RETURN(store::Rows acts,
+                           store_.Query("SELECT activated_at, healthcheck_id, healthcheck_at FROM "
+                                        "license_activations WHERE site_id = ? ORDER BY id",
+                                        {id}));
+    for (const auto& row : acts) {
+      LicenseActivationEvidence a;
+      VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("activated_at"));
+      VIGIE_ASSIGN_OR_RETURN(a.healthcheck_id, row.GetInt("healthcheck_id"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t hc_at, row.GetInt("healthcheck_at"));
+      a.activated_at = FromUnixSeconds(at);
+      a.healthcheck_at = FromUnixSeconds(hc_at);
+      for (const auto& h : out.healthchecks) {
+        if (h.id == a.healthcheck_id) a.healthcheck = h;
+      }
+      out.activations.push_back(a);
+    }
+    VIGIE_ASSIGN_OR_RETURN(store::Rows alerts,
+                           store_.Query("SELECT rule, severity, state, started_at, resolved_at "
+                                        "FROM alerts WHERE site_id = ? ORDER BY id",
+                                        {id}));
+    for (const auto& row : alerts) {
+      AlertEvidence a;
+      VIGIE_ASSIGN_OR_RETURN(a.rule, row.GetText("rule"));
+      VIGIE_ASSIGN_OR_RETURN(a.severity, row.GetText("severity"));
+      VIGIE_ASSIGN_OR_RETURN(a.state, row.GetText("state"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("started_at"));
+      a.started_at = FromUnixSeconds(at);
+      VIGIE_ASSIGN_OR_RETURN(bool null_resolved, row.IsNull("resolved_at"));
+      if (!null_resolved) {
+        VIGIE_ASSIGN_OR_RETURN(int64_t r, row.GetInt("resolved_at"));
+        a.resolved_at = FromUnixSeconds(r);
+      }
+      out.alerts.push_back(a);
+    }
+    return out;
+  };
+  auto result = run();
+  if (!result) {
+    error_ = result.error().Wrap(
+        "reading the site_registrations / healthchecks / license_activations / alerts tables");
+    return std::nullopt;
+  }
+  return std::move(*result);
+}
+
 }  // namespace vigie::compliance

@@ -37,6 +37,9 @@ class StoreEvidence final : public EvidenceSource {
   // From ledger_site_events and ledger_anchors (src/ledger/anchor_store.h); nullopt when the
   // site has no provisioning event there (a query failure is remembered in error()).
   std::optional<LedgerAnchorEvidence> LedgerAnchor(std::string_view site) override;
+  // From site_registrations, healthchecks, license_activations and alerts (src/fleet). A query
+  // failure is remembered in error() and reported as no evidence.
+  std::optional<FleetSiteEvidence> FleetSite(std::string_view site) override;
 
   // Lists the secrets backend (the CLI wires it to backend::SecretsBackend::List).
   using SecretLister = std::function<Result<std::vector<SecretEvidence>>(std::string_view prefix)>;

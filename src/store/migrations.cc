@@ -209,6 +209,53 @@ CREATE TABLE ledger_anchors (
 );
 CREATE INDEX ledger_anchors_size ON ledger_anchors(tree_size, id);
 )sql"},
+      // The fleet manager's site API (src/fleet): registrations (PROV_021), the last heartbeat
+      // per site (flushed in batches from memory), healthcheck evidence (MAINT_001, PROV_022;
+      // the last N per site are kept), licence activations with the healthcheck they relied on
+      // (PROV_022) and liveness alerts (MAINT_002).
+      {8, "fleet",
+       R"sql(
+CREATE TABLE site_registrations (
+  site_id TEXT PRIMARY KEY,
+  package_id TEXT NOT NULL,
+  enrollment_key_fingerprint TEXT NOT NULL,
+  agent_version TEXT NOT NULL,
+  registered_at INTEGER NOT NULL
+);
+CREATE TABLE heartbeats_last (
+  site_id TEXT PRIMARY KEY,
+  last_seen INTEGER NOT NULL,
+  last_report TEXT NOT NULL,
+  last_pass_at INTEGER
+);
+CREATE TABLE healthchecks (
+  id INTEGER PRIMARY KEY,
+  site_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  passed INTEGER NOT NULL,
+  report TEXT NOT NULL
+);
+CREATE INDEX healthchecks_site ON healthchecks(site_id, id);
+CREATE TABLE license_activations (
+  id INTEGER PRIMARY KEY,
+  site_id TEXT NOT NULL,
+  activated_at INTEGER NOT NULL,
+  healthcheck_id INTEGER NOT NULL,
+  healthcheck_at INTEGER NOT NULL
+);
+CREATE INDEX license_activations_site ON license_activations(site_id, id);
+CREATE TABLE alerts (
+  id INTEGER PRIMARY KEY,
+  site_id TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  state TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  resolved_at INTEGER,
+  detail TEXT NOT NULL
+);
+CREATE INDEX alerts_site ON alerts(site_id, state);
+)sql"},
   };
   return kMigrations;
 }

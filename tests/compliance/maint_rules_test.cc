@@ -22,11 +22,79 @@ class TestPatching : public RuleSuite {};
 class TestLogs : public RuleSuite {};
 class TestDocumentation : public RuleSuite {};
 
-TEST_F(TestMonitoring, MAINT_001_heartbeat_60s) {
-  ExpectNotImplementedYet("MAINT_001", kMonitoring);
+// Heartbeats of site-a every `every` seconds, `count` of them, the last one `ago` before now.
+FleetSiteEvidence Heartbeats(WallTime now, int count, int every, int ago) {
+  FleetSiteEvidence f;
+  f.registered_at = now - std::chrono::hours(10);
+  for (int i = 0; i < count; ++i) {
+    f.healthchecks.push_back(
+        {i + 1, now - std::chrono::seconds(ago + (count - 1 - i) * every), true});
+  }
+  return f;
 }
+
+CheckResult JudgeMonitoring(RuleRegistry& registry, MemoryEvidence& evidence,
+                            std::string_view id) {
+  const RuleInfo* rule = FindRule(id);
+  EXPECT_NE(rule, nullptr);
+  EXPECT_EQ(rule->section, kMonitoring);
+  const auto* reg = registry.Find(id);
+  EXPECT_NE(reg, nullptr);
+  EXPECT_TRUE(reg->implemented) << id;
+  return reg->check(*rule, evidence, "site-a");
+}
+
+TEST_F(TestMonitoring, MAINT_001_heartbeat_60s) {
+  const WallTime now = evidence_.Now();
+  evidence_.SetFleetSite("site-a", Heartbeats(now, 20, 60, 10));
+  CheckResult r = JudgeMonitoring(registry_, evidence_, "MAINT_001");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  // Heartbeats every 90 s -> FAIL with the interval.
+  evidence_.SetFleetSite("site-a", Heartbeats(now, 20, 90, 10));
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_001");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  EXPECT_NE(r.summary.find("90 s"), std::string::npos) << r.summary;
+  // Not live (silent for 10 min) -> FAIL.
+  evidence_.SetFleetSite("site-a", Heartbeats(now, 20, 60, 600));
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_001");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  EXPECT_NE(r.summary.find("not live"), std::string::npos);
+  // Fewer than two heartbeats -> no evidence.
+  evidence_.SetFleetSite("site-a", Heartbeats(now, 1, 60, 10));
+  EXPECT_EQ(JudgeMonitoring(registry_, evidence_, "MAINT_001").status, Status::kFail);
+}
+
 TEST_F(TestMonitoring, MAINT_002_alert_heartbeat_missing_2min) {
-  ExpectNotImplementedYet("MAINT_002", kMonitoring);
+  const WallTime now = evidence_.Now();
+  // Regular heartbeats: no gap, PASS.
+  FleetSiteEvidence f = Heartbeats(now, 10, 60, 10);
+  evidence_.SetFleetSite("site-a", f);
+  CheckResult r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  // A 300 s gap in the middle without an alert -> FAIL naming it.
+  for (size_t i = 0; i < 5; ++i) f.healthchecks[i].received_at -= std::chrono::seconds(240);
+  const WallTime gap_start = f.healthchecks[4].received_at;
+  evidence_.SetFleetSite("site-a", f);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  EXPECT_NE(r.summary.find("300 s gap"), std::string::npos) << r.summary;
+  // With its critical alert raised 121 s into the gap and resolved -> PASS.
+  f.alerts = {{"MAINT_002", "critical", "resolved", gap_start + std::chrono::seconds(121),
+               gap_start + std::chrono::seconds(300)}};
+  evidence_.SetFleetSite("site-a", f);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  // Current silence of 200 s without a firing alert -> FAIL; with one -> PASS.
+  FleetSiteEvidence silent = Heartbeats(now, 5, 60, 200);
+  evidence_.SetFleetSite("site-a", silent);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  EXPECT_NE(r.summary.find("no firing alert"), std::string::npos);
+  silent.alerts = {{"MAINT_002", "critical", "firing", now - std::chrono::seconds(79),
+                    std::nullopt}};
+  evidence_.SetFleetSite("site-a", silent);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
 }
 TEST_F(TestMonitoring, MAINT_003_prometheus_metrics) {
   ExpectNotImplementedYet("MAINT_003", kMonitoring);

@@ -446,11 +446,89 @@ TEST_F(TestRegistration, PROV_020_blockchain_anchor) {
   EXPECT_EQ(judge().status, Status::kFail);
   EXPECT_NE(judge().summary.find("no evidence"), std::string::npos);
 }
-TEST_F(TestRegistration, PROV_021_fleet_manager_registration) {
-  ExpectNotImplementedYet("PROV_021", kRegistration);
+// Judges `id` on `site` with the suite's MemoryEvidence (src/fleet's records set by the test).
+CheckResult JudgeFleetRule(RuleRegistry& registry, MemoryEvidence& evidence, std::string_view id,
+                           std::string_view site) {
+  const RuleInfo* rule = FindRule(id);
+  EXPECT_NE(rule, nullptr);
+  const auto* reg = registry.Find(id);
+  EXPECT_NE(reg, nullptr);
+  EXPECT_TRUE(reg->implemented) << id;
+  return reg->check(*rule, evidence, site);
 }
+
+TEST_F(TestRegistration, PROV_021_fleet_manager_registration) {
+  EXPECT_EQ(FindRule("PROV_021")->section, kRegistration);
+  const WallTime now = evidence_.Now();
+  PackageEvidence pkg;
+  pkg.package_id = "pkg-site-a";
+  pkg.created_at = now - std::chrono::hours(48);
+  pkg.expires_at = now - std::chrono::hours(1);  // expired: the grace period is over
+  evidence_.SetPackages("site-a", {pkg});
+  // Never registered, package expired -> FAIL.
+  evidence_.SetFleetSite("site-a", FleetSiteEvidence{});
+  CheckResult r = JudgeFleetRule(registry_, evidence_, "PROV_021", "site-a");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  EXPECT_NE(r.summary.find("never registered"), std::string::npos) << r.summary;
+  // Inside the grace period (package still valid) -> PASS, saying it is not active yet.
+  pkg.expires_at = now + std::chrono::hours(24);
+  evidence_.SetPackages("site-a", {pkg});
+  r = JudgeFleetRule(registry_, evidence_, "PROV_021", "site-a");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  EXPECT_NE(r.summary.find("grace period"), std::string::npos);
+  // Registered with its own package -> PASS.
+  FleetSiteEvidence fleet;
+  fleet.registered_at = now - std::chrono::hours(2);
+  fleet.registered_package_id = "pkg-site-a";
+  evidence_.SetFleetSite("site-a", fleet);
+  r = JudgeFleetRule(registry_, evidence_, "PROV_021", "site-a");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  // Registered with a package not issued to the site -> FAIL.
+  fleet.registered_package_id = "pkg-site-b";
+  evidence_.SetFleetSite("site-a", fleet);
+  r = JudgeFleetRule(registry_, evidence_, "PROV_021", "site-a");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  // No fleet records at all -> FAIL (no evidence).
+  r = JudgeFleetRule(registry_, evidence_, "PROV_021", "site-b");
+  EXPECT_EQ(r.status, Status::kFail);
+}
+
 TEST_F(TestRegistration, PROV_022_healthcheck_before_license) {
-  ExpectNotImplementedYet("PROV_022", kRegistration);
+  EXPECT_EQ(FindRule("PROV_022")->section, kRegistration);
+  const WallTime now = evidence_.Now();
+  FleetSiteEvidence fleet;
+  fleet.registered_at = now - std::chrono::hours(1);
+  HealthcheckEvidence failed{1, now - std::chrono::minutes(30), false};
+  HealthcheckEvidence passed{2, now - std::chrono::minutes(20), true};
+  fleet.healthchecks = {failed, passed};
+  evidence_.SetFleetSite("site-a", fleet);
+  // No activation -> not applicable.
+  CheckResult r = JudgeFleetRule(registry_, evidence_, "PROV_022", "site-a");
+  EXPECT_EQ(r.status, Status::kNotApplicable) << r.summary;
+  // Activation 5 min after a passing healthcheck -> PASS naming the healthcheck used.
+  fleet.activations = {{passed.received_at + std::chrono::minutes(5), 2, passed.received_at,
+                        passed}};
+  evidence_.SetFleetSite("site-a", fleet);
+  r = JudgeFleetRule(registry_, evidence_, "PROV_022", "site-a");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  EXPECT_NE(r.summary.find("#2"), std::string::npos);
+  // Relying on a failed healthcheck -> FAIL.
+  fleet.activations = {{failed.received_at + std::chrono::minutes(1), 1, failed.received_at,
+                        failed}};
+  evidence_.SetFleetSite("site-a", fleet);
+  r = JudgeFleetRule(registry_, evidence_, "PROV_022", "site-a");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  EXPECT_NE(r.summary.find("failed healthcheck #1"), std::string::npos) << r.summary;
+  // Outside the window (default 600 s) -> FAIL.
+  fleet.activations = {{passed.received_at + std::chrono::minutes(11), 2, passed.received_at,
+                        passed}};
+  evidence_.SetFleetSite("site-a", fleet);
+  r = JudgeFleetRule(registry_, evidence_, "PROV_022", "site-a");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  // A wider configured window accepts it.
+  evidence_.SetConfig("fleet.license_health_window_seconds", "900");
+  r = JudgeFleetRule(registry_, evidence_, "PROV_022", "site-a");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
 }
 TEST_F(TestRegistration, PROV_023_signed_deployment_package) {
   EXPECT_EQ(FindRule("PROV_023")->section, kRegistration);

@@ -153,17 +153,130 @@ CheckResult Check_PROV_020(const RuleInfo&, EvidenceSource& evidence, std::strin
 
 }  // namespace
 
+namespace {
+
+// PROV_021: registered with a package issued to the site, or not yet registered while its latest
+// package is still valid (the registration grace period is the package lifetime).
+CheckResult Check_PROV_021(const RuleInfo&, EvidenceSource& evidence, std::string_view site) {
+  auto fleet = evidence.FleetSite(site);
+  if (!fleet) {
+    return NoEvidence(fmt::format("no fleet manager records for site {}", site),
+                      "run the fleet manager (`vigie fleet serve`) with this store");
+  }
+  auto packages = evidence.Packages(site);
+  if (fleet->registered_at) {
+    std::vector<EvidenceItem> items = {{"registered_at", FormatRfc3339(*fleet->registered_at)},
+                                       {"package_id", fleet->registered_package_id}};
+    if (packages) {
+      bool issued = std::any_of(packages->begin(), packages->end(), [&](const auto& p) {
+        return p.package_id == fleet->registered_package_id;
+      });
+      if (!issued) {
+        return Fail(fmt::format("site {} registered with package {}, which was not issued to it",
+                                site, fleet->registered_package_id),
+                    fmt::format("re-provision site {} and let its agent register with the new "
+                                "package",
+                                site),
+                    items);
+      }
+    }
+    return Pass(fmt::format("registered at {} with package {}",
+                            FormatRfc3339(*fleet->registered_at), fleet->registered_package_id),
+                items);
+  }
+  if (!packages || packages->empty()) {
+    return NoEvidence(fmt::format("site {} is not registered and has no package", site),
+                      fmt::format("provision the site with `vigie site provision {}`", site));
+  }
+  const PackageEvidence& latest = packages->back();
+  std::vector<EvidenceItem> items = {{"registered", "no"},
+                                     {"package_id", latest.package_id},
+                                     {"package_expires_at", FormatRfc3339(latest.expires_at)}};
+  if (evidence.Now() <= latest.expires_at) {
+    return Pass(fmt::format("not registered yet, inside its registration grace period (package {} "
+                            "valid until {}); the site is not active until it registers",
+                            latest.package_id, FormatRfc3339(latest.expires_at)),
+                items);
+  }
+  return Fail(fmt::format("site {} never registered and its package {} expired at {}", site,
+                          latest.package_id, FormatRfc3339(latest.expires_at)),
+              fmt::format("install the agent with a fresh package (`vigie site provision {}`); "
+                          "it registers itself at first start",
+                          site),
+              items);
+}
+
+// PROV_022: each activation relied on a stored, passing healthcheck received inside the window
+// before the activation.
+CheckResult Check_PROV_022(const RuleInfo&, EvidenceSource& evidence, std::string_view site) {
+  auto fleet = evidence.FleetSite(site);
+  if (!fleet) {
+    return NoEvidence(fmt::format("no fleet manager records for site {}", site),
+                      "run the fleet manager (`vigie fleet serve`) with this store");
+  }
+  if (fleet->activations.empty()) {
+    return NotApplicable(fmt::format("no licence activated on site {}", site));
+  }
+  int64_t window = 600;
+  if (auto w = evidence.Config("fleet.license_health_window_seconds")) {
+    try {
+      window = std::stoll(*w);
+    } catch (const std::exception&) {
+    }
+  }
+  std::vector<std::string> bad;
+  std::string used;
+  for (const auto& a : fleet->activations) {
+    const std::string at = FormatRfc3339(a.activated_at);
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(a.activated_at -
+                                                                       a.healthcheck_at)
+                         .count();
+    if (!a.healthcheck) {
+      bad.push_back(fmt::format("activation at {} names healthcheck #{} which is not recorded", at,
+                                a.healthcheck_id));
+    } else if (!a.healthcheck->passed) {
+      bad.push_back(fmt::format("activation at {} relied on failed healthcheck #{}", at,
+                                a.healthcheck_id));
+    } else if (a.healthcheck->received_at != a.healthcheck_at || age < 0 || age > window) {
+      bad.push_back(fmt::format("activation at {}: healthcheck #{} is {} s before it (window {} s)",
+                                at, a.healthcheck_id, age, window));
+    } else {
+      used += (used.empty() ? "" : ", ") + fmt::format("#{} ({} s before {})", a.healthcheck_id,
+                                                        age, at);
+    }
+  }
+  std::vector<EvidenceItem> items = {{"window_seconds", std::to_string(window)},
+                                     {"activations", std::to_string(fleet->activations.size())},
+                                     {"healthchecks_used", used}};
+  if (!bad.empty()) {
+    std::string joined;
+    for (const auto& b : bad) joined += (joined.empty() ? "" : "; ") + b;
+    items.push_back({"violations", joined});
+    return Fail(joined,
+                fmt::format("deactivate the licence of site {}, wait for a passing heartbeat "
+                            "healthcheck and activate again (the fleet manager refuses otherwise)",
+                            site),
+                items);
+  }
+  return Pass(fmt::format("{} activation(s), each after a passing healthcheck within {} s: {}",
+                          fleet->activations.size(), window, used),
+              items);
+}
+
+}  // namespace
+
 void RegisterProvRegistrationRules(RuleRegistry& registry) {
   // PROV_020: every provisioning event is included under an anchored root, and the on-chain
   // transaction carries that root.
   registry.Register("PROV_020", Check_PROV_020);
 
-  // PROV_021 will prove: the site registered, or is still inside its registration grace period.
-  registry.RegisterNotImplemented("PROV_021");
+  // PROV_021: the site registered (site_registrations, written by the fleet manager when the
+  // agent registers), or is still inside its grace period (its latest package has not expired).
+  registry.Register("PROV_021", Check_PROV_021);
 
-  // PROV_022 will prove: every active licence was preceded by a passing healthcheck inside the
-  // window.
-  registry.RegisterNotImplemented("PROV_022");
+  // PROV_022: every licence activation names a stored healthcheck that passed, from that site,
+  // within fleet.license_health_window_seconds before the activation.
+  registry.Register("PROV_022", Check_PROV_022);
 
   // PROV_023: each package's Ed25519 signature verifies against the fleet key.
   registry.Register("PROV_023", Check_PROV_023);

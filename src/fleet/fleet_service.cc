@@ -1,0 +1,873 @@
+#include "fleet/fleet_service.h"
+
+#include <signal.h>
+#include <sodium.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "base/encoding.h"
+#include "base/log.h"
+#include "crypto/hash.h"
+#include "fleet/health_report.h"
+#include "fleet/site_auth.h"
+
+namespace vigie::fleet {
+namespace {
+
+using http::Responder;
+using http::ServerRequest;
+using http::ServerResponse;
+using nlohmann::json;
+
+constexpr std::string_view kProvisionAgentSecretPrefix = "vigie/sites/";
+
+std::string AgentSecretNameFor(std::string_view site) {
+  // Same name as provision::AgentSecretName (kept here to avoid a dependency on provisioning).
+  return std::string(kProvisionAgentSecretPrefix) + std::string(site) + "/agent-api-secret";
+}
+
+ServerResponse JsonOk(const json& j) { return ServerResponse::Json(200, j.dump()); }
+
+// A single background thread for blocking work (Store::Write, Store::Query, SecretsBackend).
+class Worker {
+ public:
+  Worker() : thread_([this] { Run(); }) {}
+  ~Worker() { Stop(); }
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;  // the Responder copies are dropped: the client gets a 500
+      queue_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        log::Error("fleet_worker_exception", {{"error", e.what()}});
+      }
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+std::string RejectReason(const Error& e) {
+  if (e.code == ErrorCode::kPermissionDenied) return "wrong_site";
+  const std::string& m = e.message;
+  if (m.rfind("stale timestamp", 0) == 0) return "stale_timestamp";
+  if (m.rfind("replayed", 0) == 0) return "replayed";
+  if (m.rfind("bad signature", 0) == 0) return "bad_signature";
+  if (m.rfind("no credential", 0) == 0) return "unknown_site";
+  return "bad_headers";
+}
+
+}  // namespace
+
+struct FleetServer::Impl {
+  FleetServerOptions options;
+  FleetDeps deps;
+  http::MetricsRegistry metrics;
+  std::unique_ptr<WebhookNotifier> notifier;
+  std::unique_ptr<AlertManager> alert_manager;
+  std::unique_ptr<LivenessTracker> tracker;
+  ReplayGuard replay;
+  Worker worker;
+  std::unique_ptr<http::HttpServer> server;
+
+  crypto::Sha256Digest token_hash{};
+  std::string token_path;
+  SecretBytes generated_token;
+
+  // Guarded by mu.
+  std::mutex mu;
+  std::unordered_map<std::string, std::shared_ptr<const SecretBytes>> secrets;
+  std::set<std::string, std::less<>> registered;
+  std::set<std::string, std::less<>> licensed;
+  struct Last {
+    int64_t last_seen = 0;
+    std::string report;
+    std::optional<int64_t> last_pass_at;
+  };
+  std::map<std::string, Last, std::less<>> last;  // all sites seen
+  std::set<std::string> dirty;                    // to flush into heartbeats_last
+
+  std::mutex flush_mu;
+  bool stopped = false;
+  std::unique_ptr<Timer> flush_timer;
+
+  // Metrics.
+  http::CounterFamily* heartbeats_received = nullptr;
+  http::CounterFamily* heartbeats_rejected = nullptr;
+  http::HistogramFamily* latency = nullptr;
+  http::GaugeFamily* site_last = nullptr;
+  http::GaugeFamily* site_state = nullptr;
+  http::Gauge* registered_gauge = nullptr;
+  http::Gauge* active_gauge = nullptr;
+  http::Gauge* licensed_gauge = nullptr;
+
+  explicit Impl(FleetServerOptions o, FleetDeps d)
+      : options(std::move(o)), deps(d), replay(options.replay_window) {}
+
+  Clock& clock() { return *deps.env.clock; }
+
+  // ---- setup -------------------------------------------------------------------------------
+  Status SetupMetrics() {
+    VIGIE_ASSIGN_OR_RETURN(
+        heartbeats_received,
+        metrics.AddCounter("vigie_heartbeats_received_total", "Heartbeats accepted from sites."));
+    heartbeats_received->Get();
+    VIGIE_ASSIGN_OR_RETURN(heartbeats_rejected,
+                           metrics.AddCounter("vigie_heartbeats_rejected_total",
+                                              "Heartbeats rejected, by reason.", {"reason"}));
+    for (const char* r : {"bad_headers", "bad_signature", "stale_timestamp", "replayed",
+                          "wrong_site", "unknown_site", "malformed_report", "not_registered"}) {
+      heartbeats_rejected->With({r});
+    }
+    VIGIE_ASSIGN_OR_RETURN(
+        latency, metrics.AddHistogram("vigie_http_request_duration_seconds",
+                                      "HTTP request latency by method, route and status class.",
+                                      {"method", "route", "code"}, http::DefaultLatencyBuckets()));
+    VIGIE_ASSIGN_OR_RETURN(
+        site_last, metrics.AddGauge("vigie_site_last_heartbeat_timestamp_seconds",
+                                    "Unix time of the last heartbeat of each site.", {"site"}));
+    VIGIE_ASSIGN_OR_RETURN(site_state,
+                           metrics.AddGauge("vigie_site_liveness_state",
+                                            "1 for the current liveness state of each site "
+                                            "(ok, late, down), 0 for the others.",
+                                            {"site", "state"}));
+    VIGIE_ASSIGN_OR_RETURN(
+        auto* reg, metrics.AddGauge("vigie_sites_registered", "Sites registered by their agent."));
+    VIGIE_ASSIGN_OR_RETURN(
+        auto* act,
+        metrics.AddGauge("vigie_sites_active", "Registered sites whose heartbeats are on time."));
+    VIGIE_ASSIGN_OR_RETURN(
+        auto* lic, metrics.AddGauge("vigie_sites_licensed", "Sites with an activated licence."));
+    registered_gauge = &reg->Get();
+    active_gauge = &act->Get();
+    licensed_gauge = &lic->Get();
+    metrics.AddCollectHook([this] { Collect(); });
+    return OkStatus();
+  }
+
+  void Collect() {
+    size_t active = 0;
+    std::set<std::string, std::less<>> reg;
+    {
+      std::lock_guard lock(mu);
+      reg = registered;
+      registered_gauge->Set(static_cast<double>(registered.size()));
+      licensed_gauge->Set(static_cast<double>(licensed.size()));
+      // Only sites that did send a heartbeat (a registration alone is not one).
+      for (const auto& [site, l] : last) {
+        site_last->With({site}).Set(static_cast<double>(l.last_seen));
+      }
+    }
+    tracker->ForEach([&](const std::string& site, const SiteLivenessInfo& info) {
+      if (reg.count(site) == 0) return;
+      for (SiteLiveness s : {SiteLiveness::kOk, SiteLiveness::kLate, SiteLiveness::kDown}) {
+        site_state->With({site, std::string(SiteLivenessName(s))}).Set(info.state == s ? 1.0 : 0.0);
+      }
+      if (info.state == SiteLiveness::kOk) ++active;
+    });
+    active_gauge->Set(static_cast<double>(active));
+  }
+
+  void Observe(const http::RequestObservation& o) {
+    std::string route = o.route.empty() ? "unmatched" : std::string(o.route);
+    std::string code = std::to_string(o.status / 100) + "xx";
+    latency->With({std::string(o.method), route, code})
+        .Observe(std::chrono::duration<double>(o.duration).count());
+  }
+
+  Status SetupToken() {
+    token_path = options.operator_token_file.empty() ? options.data_dir + "/fleet/operator.token"
+                                                     : options.operator_token_file;
+    FileSystem& fs = *deps.env.fs;
+    std::string token;
+    if (fs.Exists(token_path)) {
+      VIGIE_ASSIGN_OR_RETURN(token, fs.ReadFile(token_path));
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+      if (token.size() < 32) {
+        WipeBytes(token.data(), token.size());
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "operator token file " + token_path +
+                             " holds fewer than 32 characters: delete it to have a new token "
+                             "generated at the next start");
+      }
+    } else {
+      auto slash = token_path.rfind('/');
+      if (slash != std::string::npos && slash > 0) {
+        VIGIE_RETURN_IF_ERROR(fs.CreateDirs(token_path.substr(0, slash), 0700));
+      }
+      uint8_t raw[32];
+      deps.env.random->Fill(raw);
+      token = HexEncode(raw);
+      WipeBytes(raw, sizeof raw);
+      VIGIE_RETURN_IF_ERROR(fs.WriteFileAtomic(token_path, token + "\n", 0600));
+      generated_token = SecretBytes::CopyFrom(token);
+      log::Info("operator_token_generated", {{"path", token_path}});
+    }
+    token_hash = crypto::Sha256(AsBytes(token));
+    WipeBytes(token.data(), token.size());
+    return OkStatus();
+  }
+
+  Status LoadState() {
+    VIGIE_ASSIGN_OR_RETURN(
+        auto regs, deps.store->Query("SELECT site_id, registered_at FROM site_registrations"));
+    VIGIE_ASSIGN_OR_RETURN(auto lasts,
+                           deps.store->Query("SELECT site_id, last_seen, last_report, last_pass_at "
+                                             "FROM heartbeats_last"));
+    VIGIE_ASSIGN_OR_RETURN(auto lics,
+                           deps.store->Query("SELECT DISTINCT site_id FROM license_activations"));
+    std::lock_guard lock(mu);
+    for (const auto& row : lasts) {
+      VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
+      Last l;
+      VIGIE_ASSIGN_OR_RETURN(l.last_seen, row.GetInt("last_seen"));
+      VIGIE_ASSIGN_OR_RETURN(l.report, row.GetText("last_report"));
+      VIGIE_ASSIGN_OR_RETURN(bool null_pass, row.IsNull("last_pass_at"));
+      if (!null_pass) {
+        VIGIE_ASSIGN_OR_RETURN(int64_t p, row.GetInt("last_pass_at"));
+        l.last_pass_at = p;
+      }
+      last[site] = std::move(l);
+    }
+    for (const auto& row : regs) {
+      VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("registered_at"));
+      auto it = last.find(site);
+      int64_t seen = it != last.end() ? std::max(it->second.last_seen, at) : at;
+      tracker->Track(site, FromUnixSeconds(seen));
+      registered.insert(site);
+    }
+    for (const auto& row : lics) {
+      VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
+      licensed.insert(site);
+    }
+    return OkStatus();
+  }
+
+  // ---- flushing of last-seen times ---------------------------------------------------------
+  store::WriteFn FlushJob() {
+    std::vector<std::pair<std::string, Last>> batch;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& site : dirty) batch.emplace_back(site, last[site]);
+      dirty.clear();
+    }
+    return [batch = std::move(batch)](store::Txn& txn) -> Status {
+      for (const auto& [site, l] : batch) {
+        store::Value pass = l.last_pass_at ? store::Value(*l.last_pass_at) : store::Value();
+        VIGIE_RETURN_IF_ERROR(
+            txn.Exec("INSERT INTO heartbeats_last (site_id, last_seen, last_report, last_pass_at) "
+                     "VALUES (?, ?, ?, ?) ON CONFLICT (site_id) DO UPDATE SET last_seen = "
+                     "excluded.last_seen, last_report = excluded.last_report, last_pass_at = "
+                     "excluded.last_pass_at",
+                     {site, l.last_seen, l.report, pass}));
+      }
+      return OkStatus();
+    };
+  }
+
+  void ScheduleFlush() {
+    std::unique_ptr<Timer> previous;
+    std::lock_guard lock(flush_mu);
+    if (stopped) return;
+    previous = std::move(flush_timer);
+    flush_timer = clock().RunAfter(options.flush_interval, [this] {
+      auto st = deps.store->WriteAsync(FlushJob(), [](Status st) {
+        if (!st) log::Error("heartbeats_flush_failed", {{"error", st.error().ToString()}});
+      });
+      if (!st) log::Error("heartbeats_flush_failed", {{"error", st.error().ToString()}});
+      ScheduleFlush();
+    });
+  }
+
+  // ---- authentication ----------------------------------------------------------------------
+  bool OperatorAuthorized(const ServerRequest& req) {
+    std::string auth = req.Header("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0) {
+      return false;
+    }
+    auto presented = crypto::Sha256(AsBytes(std::string_view(auth).substr(kBearer.size())));
+    WipeBytes(auth.data(), auth.size());
+    return sodium_memcmp(presented.data(), token_hash.data(), presented.size()) == 0;
+  }
+
+  static ServerResponse OperatorDenied() {
+    return ServerResponse::ErrorWithStatus(
+        401, ErrorCode::kUnauthenticated,
+        "operator token required: send Authorization: Bearer <token> (the token is in the "
+        "fleet manager's operator.token file)");
+  }
+
+  // Fetches (or reads from the cache) the agent secret of `site`. Blocking: worker only.
+  Result<std::shared_ptr<const SecretBytes>> LoadSecret(const std::string& site) {
+    {
+      std::lock_guard lock(mu);
+      auto it = secrets.find(site);
+      if (it != secrets.end()) return it->second;
+    }
+    auto value = deps.secrets->Get(AgentSecretNameFor(site));
+    if (!value) {
+      if (value.error().code == ErrorCode::kNotFound) {
+        return MakeError(ErrorCode::kUnauthenticated,
+                         "no credential known for site " + site +
+                             ": the site was not provisioned by this fleet manager");
+      }
+      return MakeError(ErrorCode::kUnavailable, "cannot read the agent credential of site " + site +
+                                                    ": " + value.error().message);
+    }
+    auto shared = std::make_shared<const SecretBytes>(std::move(*value));
+    std::lock_guard lock(mu);
+    secrets.emplace(site, shared);
+    return shared;
+  }
+
+  std::shared_ptr<const SecretBytes> CachedSecret(const std::string& site) {
+    std::lock_guard lock(mu);
+    auto it = secrets.find(site);
+    return it == secrets.end() ? nullptr : it->second;
+  }
+
+  struct SignedRequest {
+    std::string method, path, path_site, site, timestamp, nonce, signature, body;
+  };
+
+  static SignedRequest Capture(const ServerRequest& req) {
+    return SignedRequest{req.method,
+                         req.path,
+                         req.Param("id"),
+                         req.Header(kSiteHeader),
+                         req.Header(kTimestampHeader),
+                         req.Header(kNonceHeader),
+                         req.Header(kSignatureHeader),
+                         req.body};
+  }
+
+  Status Verify(const SignedRequest& r, const SecretBytes& secret) {
+    SiteRequestView view{r.method,    r.path,  r.path_site, r.site,
+                         r.timestamp, r.nonce, r.signature, r.body};
+    return VerifySiteRequest(view, secret, replay, clock().Now());
+  }
+
+  // Authenticates `r` and calls `next(r)`: inline when the secret is cached, else on the
+  // worker after fetching it. `on_reject` sees every authentication failure.
+  void WithSiteAuth(std::shared_ptr<SignedRequest> r, Responder respond,
+                    std::function<void(const Error&)> on_reject,
+                    std::function<void(std::shared_ptr<SignedRequest>, Responder)> next) {
+    if (r->site.empty()) {
+      Error e{ErrorCode::kUnauthenticated,
+              "missing header X-Vigie-Site: site requests must be signed (X-Vigie-Site, "
+              "X-Vigie-Timestamp, X-Vigie-Nonce, X-Vigie-Signature)"};
+      on_reject(e);
+      respond(ServerResponse::Error(e));
+      return;
+    }
+    auto finish = [this, r, respond, on_reject, next](const SecretBytes& secret) {
+      auto st = Verify(*r, secret);
+      if (!st) {
+        on_reject(st.error());
+        respond(ServerResponse::Error(st.error()));
+        return;
+      }
+      next(r, respond);
+    };
+    if (auto cached = CachedSecret(r->site)) {
+      finish(*cached);
+      return;
+    }
+    worker.Post([this, r, respond, on_reject, finish] {
+      auto secret = LoadSecret(r->site);
+      if (!secret) {
+        on_reject(secret.error());
+        respond(ServerResponse::Error(secret.error()));
+        return;
+      }
+      finish(**secret);
+    });
+  }
+
+  bool IsRegistered(std::string_view site) {
+    std::lock_guard lock(mu);
+    return registered.count(site) != 0;
+  }
+
+  // ---- handlers ----------------------------------------------------------------------------
+  void HandleRegister(const ServerRequest& req, Responder respond) {
+    auto r = std::make_shared<SignedRequest>(Capture(req));
+    WithSiteAuth(
+        r, respond, [](const Error&) {},
+        [this](std::shared_ptr<SignedRequest> r, Responder respond) {
+          worker.Post([this, r, respond] { respond(Register(*r)); });
+        });
+  }
+
+  ServerResponse Register(const SignedRequest& r) {
+    json body;
+    try {
+      body = json::parse(r.body);
+    } catch (const json::parse_error& e) {
+      return ServerResponse::Error(
+          Error{ErrorCode::kInvalidArgument,
+                "malformed JSON at byte " + std::to_string(e.byte) + ": " + e.what()});
+    }
+    auto field = [&](const char* name) -> std::string {
+      auto it = body.is_object() ? body.find(name) : body.end();
+      return (body.is_object() && it != body.end() && it->is_string()) ? it->get<std::string>()
+                                                                       : "";
+    };
+    const std::string package_id = field("package_id");
+    const std::string fingerprint = field("enrollment_key_fingerprint");
+    const std::string version = field("agent_version");
+    if (package_id.empty() || fingerprint.empty() || version.empty()) {
+      return ServerResponse::Error(
+          Error{ErrorCode::kInvalidArgument,
+                "register body: package_id, enrollment_key_fingerprint and agent_version must be "
+                "non-empty strings"});
+    }
+    const std::string site = r.path_site;
+    const int64_t now = ToUnixSeconds(clock().Now());
+    auto st = deps.store->Write([&](store::Txn& txn) -> Status {
+      VIGIE_ASSIGN_OR_RETURN(
+          auto rows, txn.Query("SELECT site_id, enrollment_key_fingerprint, expires_at FROM "
+                               "packages WHERE package_id = ?",
+                               {package_id}));
+      if (rows.empty()) {
+        return MakeError(ErrorCode::kNotFound,
+                         "register: package " + package_id + " is unknown to this fleet manager");
+      }
+      VIGIE_ASSIGN_OR_RETURN(std::string pkg_site, rows[0].GetText("site_id"));
+      VIGIE_ASSIGN_OR_RETURN(std::string pkg_fp, rows[0].GetText("enrollment_key_fingerprint"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t expires, rows[0].GetInt("expires_at"));
+      if (pkg_site != site) {
+        return MakeError(ErrorCode::kPermissionDenied,
+                         "register: package " + package_id + " belongs to another site");
+      }
+      if (pkg_fp.size() != fingerprint.size() ||
+          sodium_memcmp(pkg_fp.data(), fingerprint.data(), pkg_fp.size()) != 0) {
+        return MakeError(ErrorCode::kPermissionDenied,
+                         "register: enrollment key fingerprint does not match the key package " +
+                             package_id + " was sealed to");
+      }
+      if (expires != 0 && expires < now) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "register: package " + package_id +
+                             " has expired; provision a new package for site " + site);
+      }
+      return txn.Exec(
+          "INSERT INTO site_registrations (site_id, package_id, enrollment_key_fingerprint, "
+          "agent_version, registered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (site_id) DO UPDATE "
+          "SET package_id = excluded.package_id, enrollment_key_fingerprint = "
+          "excluded.enrollment_key_fingerprint, agent_version = excluded.agent_version, "
+          "registered_at = excluded.registered_at",
+          {site, package_id, fingerprint, version, now});
+    });
+    if (!st) return ServerResponse::Error(st.error());
+    {
+      std::lock_guard lock(mu);
+      registered.insert(site);
+    }
+    tracker->Track(site);
+    log::Info("site_registered", {{"site", site}, {"package", package_id}, {"version", version}});
+    return JsonOk({{"site", site},
+                   {"registered", true},
+                   {"registered_at", FormatRfc3339(FromUnixSeconds(now))},
+                   {"heartbeat_interval_seconds", 60}});
+  }
+
+  void HandleHeartbeat(const ServerRequest& req, Responder respond) {
+    auto r = std::make_shared<SignedRequest>(Capture(req));
+    WithSiteAuth(
+        r, respond, [this](const Error& e) { heartbeats_rejected->With({RejectReason(e)}).Inc(); },
+        [this](std::shared_ptr<SignedRequest> r, Responder respond) {
+          Heartbeat(std::move(r), std::move(respond));
+        });
+  }
+
+  void Heartbeat(std::shared_ptr<SignedRequest> r, Responder respond) {
+    const std::string& site = r->path_site;
+    if (!IsRegistered(site)) {
+      heartbeats_rejected->With({"not_registered"}).Inc();
+      respond(ServerResponse::Error(Error{ErrorCode::kFailedPrecondition,
+                                          "site " + site + " is not registered: POST /v1/sites/" +
+                                              site + "/register first (PROV_021)"}));
+      return;
+    }
+    auto report = ParseHealthReport(r->body);
+    if (!report) {
+      heartbeats_rejected->With({"malformed_report"}).Inc();
+      respond(ServerResponse::Error(report.error()));
+      return;
+    }
+    const int64_t now = ToUnixSeconds(clock().Now());
+    tracker->RecordHeartbeat(site);
+    heartbeats_received->Get().Inc();
+    {
+      std::lock_guard lock(mu);
+      Last& l = last[site];
+      l.last_seen = now;
+      l.report = report->canonical_json;
+      if (report->passed) l.last_pass_at = now;
+      dirty.insert(site);
+    }
+    auto id = std::make_shared<int64_t>(0);
+    const bool passed = report->passed;
+    const int keep = options.healthchecks_kept_per_site;
+    auto st = deps.store->WriteAsync(
+        [site, now, passed, json_report = report->canonical_json, id,
+         keep](store::Txn& txn) -> Status {
+          VIGIE_RETURN_IF_ERROR(txn.Exec(
+              "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, ?, ?)",
+              {site, now, static_cast<int64_t>(passed ? 1 : 0), json_report}));
+          *id = txn.LastInsertId();
+          if (*id % 16 == 0) {
+            // Keep the last `keep` per site, and every healthcheck a licence relied on.
+            VIGIE_RETURN_IF_ERROR(txn.Exec(
+                "DELETE FROM healthchecks WHERE site_id = ? AND id NOT IN (SELECT id FROM "
+                "healthchecks WHERE site_id = ? ORDER BY id DESC LIMIT ?) AND id NOT IN (SELECT "
+                "healthcheck_id FROM license_activations WHERE site_id = ?)",
+                {site, site, static_cast<int64_t>(keep), site}));
+          }
+          return OkStatus();
+        },
+        [respond, id, passed, failing = report->failing](Status st) {
+          if (!st) {
+            respond(ServerResponse::Error(st.error()));
+            return;
+          }
+          respond(JsonOk({{"accepted", true},
+                          {"healthcheck_id", *id},
+                          {"passed", passed},
+                          {"failing", failing}}));
+        });
+    if (!st) respond(ServerResponse::Error(st.error()));
+  }
+
+  void HandleActivate(const ServerRequest& req, Responder respond) {
+    if (!req.Header("Authorization").empty()) {
+      if (!OperatorAuthorized(req)) {
+        respond(OperatorDenied());
+        return;
+      }
+      std::string site = req.Param("id");
+      worker.Post([this, site, respond] { respond(Activate(site)); });
+      return;
+    }
+    auto r = std::make_shared<SignedRequest>(Capture(req));
+    WithSiteAuth(
+        r, respond, [](const Error&) {},
+        [this](std::shared_ptr<SignedRequest> r, Responder respond) {
+          worker.Post([this, r, respond] { respond(Activate(r->path_site)); });
+        });
+  }
+
+  ServerResponse Activate(const std::string& site) {
+    if (!IsRegistered(site)) {
+      return ServerResponse::Error(
+          Error{ErrorCode::kConflict, "PROV_022: site " + site +
+                                          " is not registered; a licence is activated only on a "
+                                          "registered site with a passing healthcheck"});
+    }
+    const WallTime now = clock().Now();
+    const int64_t window = options.license_health_window.count();
+    int64_t hc_id = 0, hc_at = 0;
+    auto st = deps.store->Write([&](store::Txn& txn) -> Status {
+      VIGIE_ASSIGN_OR_RETURN(auto rows,
+                             txn.Query("SELECT id, received_at, passed FROM healthchecks WHERE "
+                                       "site_id = ? ORDER BY id DESC LIMIT 1",
+                                       {site}));
+      if (rows.empty()) {
+        return MakeError(ErrorCode::kConflict,
+                         "PROV_022: site " + site +
+                             " has sent no healthcheck yet; the licence is activated only after "
+                             "a passing healthcheck");
+      }
+      VIGIE_ASSIGN_OR_RETURN(hc_id, rows[0].GetInt("id"));
+      VIGIE_ASSIGN_OR_RETURN(hc_at, rows[0].GetInt("received_at"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t passed, rows[0].GetInt("passed"));
+      if (passed == 0) {
+        return MakeError(ErrorCode::kConflict, "PROV_022: the latest healthcheck of site " + site +
+                                                   " (#" + std::to_string(hc_id) +
+                                                   ") failed; fix the site and retry");
+      }
+      const int64_t age = ToUnixSeconds(now) - hc_at;
+      if (age > window) {
+        return MakeError(ErrorCode::kConflict, "PROV_022: the latest passing healthcheck of site " +
+                                                   site + " is " + std::to_string(age) +
+                                                   " s old (window " + std::to_string(window) +
+                                                   " s); wait for a fresh heartbeat and retry");
+      }
+      return txn.Exec(
+          "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
+          "healthcheck_at) VALUES (?, ?, ?, ?)",
+          {site, ToUnixSeconds(now), hc_id, hc_at});
+    });
+    if (!st) return ServerResponse::Error(st.error());
+    {
+      std::lock_guard lock(mu);
+      licensed.insert(site);
+    }
+    log::Info("license_activated", {{"site", site}, {"healthcheck", hc_id}});
+    return JsonOk({{"site", site},
+                   {"licensed", true},
+                   {"activated_at", FormatRfc3339(now)},
+                   {"healthcheck_id", hc_id},
+                   {"healthcheck_at", FormatRfc3339(FromUnixSeconds(hc_at))}});
+  }
+
+  json SiteJson(const std::string& site) {
+    json j = {{"site", site}};
+    {
+      std::lock_guard lock(mu);
+      j["registered"] = registered.count(site) != 0;
+      j["licensed"] = licensed.count(site) != 0;
+      auto it = last.find(site);
+      if (it != last.end()) {
+        j["last_heartbeat"] = FormatRfc3339(FromUnixSeconds(it->second.last_seen));
+        j["last_report"] = json::parse(it->second.report, nullptr, false);
+        j["last_pass_at"] = it->second.last_pass_at
+                                ? json(FormatRfc3339(FromUnixSeconds(*it->second.last_pass_at)))
+                                : json(nullptr);
+      }
+    }
+    if (auto info = tracker->Get(site)) {
+      j["state"] = SiteLivenessName(info->state);
+    }
+    return j;
+  }
+
+  void HandleGetSite(const ServerRequest& req, Responder respond) {
+    if (!OperatorAuthorized(req)) return respond(OperatorDenied());
+    std::string site = req.Param("id");
+    worker.Post([this, site, respond] {
+      if (!IsRegistered(site)) {
+        respond(ServerResponse::Error(
+            Error{ErrorCode::kNotFound, "site " + site + " is not registered"}));
+        return;
+      }
+      json j = SiteJson(site);
+      auto alerts = alert_manager->List(site);
+      if (!alerts) return respond(ServerResponse::Error(alerts.error()));
+      j["alerts"] = json::array();
+      for (const auto& a : *alerts) j["alerts"].push_back(json::parse(AlertToJson(a)));
+      respond(JsonOk(j));
+    });
+  }
+
+  void HandleListSites(const ServerRequest& req, Responder respond) {
+    if (!OperatorAuthorized(req)) return respond(OperatorDenied());
+    std::vector<std::string> sites;
+    {
+      std::lock_guard lock(mu);
+      sites.assign(registered.begin(), registered.end());
+    }
+    json arr = json::array();
+    for (const auto& s : sites) arr.push_back(SiteJson(s));
+    respond(JsonOk({{"sites", arr}}));
+  }
+
+  void HandleMetrics(const ServerRequest&, Responder respond) {
+    ServerResponse resp;
+    resp.status = 200;
+    resp.headers = {{"Content-Type", std::string(http::kPrometheusTextContentType)}};
+    resp.body = metrics.Render();
+    respond(std::move(resp));
+  }
+
+  Result<http::Router> BuildRouter() {
+    http::Router router;
+    auto bind = [this](void (Impl::*fn)(const ServerRequest&, Responder)) {
+      return [this, fn](const ServerRequest& req, Responder respond) {
+        (this->*fn)(req, std::move(respond));
+      };
+    };
+    VIGIE_RETURN_IF_ERROR(
+        router.Add("POST", "/v1/sites/{id}/register", bind(&Impl::HandleRegister)));
+    VIGIE_RETURN_IF_ERROR(
+        router.Add("POST", "/v1/sites/{id}/heartbeat", bind(&Impl::HandleHeartbeat)));
+    VIGIE_RETURN_IF_ERROR(
+        router.Add("POST", "/v1/sites/{id}/license/activate", bind(&Impl::HandleActivate)));
+    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/sites/{id}", bind(&Impl::HandleGetSite)));
+    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/sites", bind(&Impl::HandleListSites)));
+    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/metrics", bind(&Impl::HandleMetrics)));
+    return router;
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(flush_mu);
+      if (stopped) return;
+      stopped = true;
+    }
+    if (server) server->Stop();
+    std::unique_ptr<Timer> timer;
+    {
+      std::lock_guard lock(flush_mu);
+      timer = std::move(flush_timer);
+    }
+    timer.reset();
+    tracker->Stop();
+    worker.Stop();
+    auto st = deps.store->Write(FlushJob());
+    if (!st) log::Error("heartbeats_flush_failed", {{"error", st.error().ToString()}});
+  }
+};
+
+FleetServer::FleetServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FleetServer::~FleetServer() { Stop(); }
+uint16_t FleetServer::port() const { return impl_->server->port(); }
+const SecretBytes& FleetServer::generated_operator_token() const { return impl_->generated_token; }
+std::string FleetServer::operator_token_path() const { return impl_->token_path; }
+void FleetServer::Stop() { impl_->Stop(); }
+LivenessTracker& FleetServer::tracker() { return *impl_->tracker; }
+AlertManager& FleetServer::alerts() { return *impl_->alert_manager; }
+WebhookNotifier* FleetServer::notifier() { return impl_->notifier.get(); }
+http::MetricsRegistry& FleetServer::metrics() { return impl_->metrics; }
+Status FleetServer::FlushNow() { return impl_->deps.store->Write(impl_->FlushJob()); }
+
+FleetServerOptions FleetOptionsFromConfig(const config::Config& c) {
+  FleetServerOptions o;
+  o.listen_address = c.server.listen_address;
+  o.max_body_bytes = static_cast<size_t>(c.server.max_body_bytes);
+  o.max_connections = static_cast<size_t>(c.server.max_connections);
+  o.read_timeout = std::chrono::seconds(c.server.read_timeout_seconds);
+  o.data_dir = c.data_dir;
+  o.operator_token_file = c.server.operator_token_file;
+  o.heartbeat_late_after = std::chrono::seconds(c.fleet.heartbeat_late_after_seconds);
+  o.heartbeat_alert_after = std::chrono::seconds(c.fleet.heartbeat_alert_after_seconds);
+  o.license_health_window = std::chrono::seconds(c.fleet.license_health_window_seconds);
+  o.webhook_url = c.alerting.sms_webhook_url;
+  return o;
+}
+
+Result<std::unique_ptr<FleetServer>> StartFleetServer(FleetServerOptions options, FleetDeps deps) {
+  if (!deps.env.clock || !deps.env.fs || !deps.env.random || !deps.store || !deps.secrets) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "StartFleetServer: env (clock, fs, random), store and secrets are required");
+  }
+  if (!options.webhook_url.empty() && !deps.webhook_client) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "StartFleetServer: webhook_url is set but no webhook HTTP client was given");
+  }
+  if (options.heartbeat_late_after <= std::chrono::seconds(0) ||
+      options.heartbeat_late_after >= options.heartbeat_alert_after) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "fleet: heartbeat_late_after_seconds must be > 0 and < "
+                     "heartbeat_alert_after_seconds");
+  }
+  auto impl = std::make_unique<FleetServer::Impl>(std::move(options), deps);
+  FleetServer::Impl* p = impl.get();
+  VIGIE_RETURN_IF_ERROR(p->SetupMetrics());
+  if (!p->options.webhook_url.empty()) {
+    p->notifier = std::make_unique<WebhookNotifier>(WebhookOptions{.url = p->options.webhook_url},
+                                                    deps.webhook_client, deps.env.clock);
+  }
+  VIGIE_ASSIGN_OR_RETURN(p->alert_manager, AlertManager::Create(deps.store, deps.env.clock,
+                                                                &p->metrics, p->notifier.get()));
+  p->tracker = std::make_unique<LivenessTracker>(
+      deps.env.clock,
+      LivenessOptions{p->options.heartbeat_late_after, p->options.heartbeat_alert_after},
+      [p](const LivenessTransition& t) { p->alert_manager->OnTransition(t); });
+  VIGIE_RETURN_IF_ERROR(p->SetupToken());
+  VIGIE_RETURN_IF_ERROR(p->LoadState());
+  VIGIE_ASSIGN_OR_RETURN(http::Router router, p->BuildRouter());
+
+  http::ServerOptions so;
+  so.listen_address = p->options.listen_address;
+  so.tls = p->options.tls;
+  if (so.tls) {
+    if (p->options.tls_material.cert_pem.empty()) {
+      VIGIE_ASSIGN_OR_RETURN(so.tls_material, http::GenerateSelfSignedCertificate(
+                                                  "vigie-fleet", 365, {"localhost", "127.0.0.1"}));
+    } else {
+      so.tls_material.cert_pem = p->options.tls_material.cert_pem;
+      so.tls_material.key_pem = p->options.tls_material.key_pem.Clone();
+      so.tls_material.spki_pin = p->options.tls_material.spki_pin;
+    }
+  }
+  so.max_body_bytes = p->options.max_body_bytes;
+  so.max_connections = p->options.max_connections;
+  so.read_timeout = p->options.read_timeout;
+  so.io_threads = p->options.io_threads;
+  so.observer = [p](const http::RequestObservation& o) { p->Observe(o); };
+  VIGIE_ASSIGN_OR_RETURN(p->server, http::HttpServer::Start(std::move(so), std::move(router)));
+  p->tracker->Start(p->options.tick_interval);
+  p->ScheduleFlush();
+  log::Info("fleet_server_started",
+            {{"port", static_cast<int64_t>(p->server->port())}, {"tls", p->options.tls}});
+  return std::unique_ptr<FleetServer>(new FleetServer(std::move(impl)));
+}
+
+int RunServer(const config::Config& config, FleetDeps deps) {
+  FleetServerOptions options = FleetOptionsFromConfig(config);
+  if (!config.server.tls_cert_file.empty()) {
+    auto material = http::LoadTlsMaterial(*deps.env.fs, config.server.tls_cert_file,
+                                          config.server.tls_key_file);
+    if (!material) {
+      log::Error("fleet_server_failed", {{"error", material.error().ToString()}});
+      return ExitCodeFor(material.error().code);
+    }
+    options.tls_material = std::move(*material);
+  }
+  // Block the stop signals before any thread starts, so that only sigwait sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto server = StartFleetServer(std::move(options), deps);
+  if (!server) {
+    log::Error("fleet_server_failed", {{"error", server.error().ToString()}});
+    std::fprintf(stderr, "vigie: %s\n", server.error().ToString().c_str());
+    return ExitCodeFor(server.error().code);
+  }
+  std::printf("fleet manager listening on %s (port %u)\n", config.server.listen_address.c_str(),
+              static_cast<unsigned>((*server)->port()));
+  if (!(*server)->generated_operator_token().empty()) {
+    std::printf("operator token generated in %s (mode 0600)\n",
+                (*server)->operator_token_path().c_str());
+  }
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info("fleet_server_stopping", {{"signal", static_cast<int64_t>(sig)}});
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace vigie::fleet

@@ -1,0 +1,438 @@
+#include "fleet/fleet_service.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "base/encoding.h"
+#include "compliance/registry.h"
+#include "compliance/store_evidence.h"
+#include "fleet/site_auth.h"
+#include "http/curl_client.h"
+#include "http/tls_material.h"
+#include "store/sqlite_store.h"
+#include "testing/fake_clock.h"
+#include "testing/fake_secrets.h"
+#include "testing/temp_dir.h"
+
+namespace vigie::fleet {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+constexpr std::string_view kHealthy = R"({"agent_version":"0.1.0","disk":{"ok":true},
+  "memory":{"ok":true},"cpu":{"ok":true},"services":{"vigie-agent":{"ok":true}},
+  "vault":{"ok":true,"sealed":false}})";
+constexpr std::string_view kUnhealthy = R"({"agent_version":"0.1.0","disk":{"ok":false},
+  "memory":{"ok":true},"cpu":{"ok":true},"services":{"vigie-agent":{"ok":true}}})";
+
+// Records webhook posts.
+class RecordingClient final : public http::HttpClient {
+ public:
+  Result<http::HttpResponse> Send(const http::HttpRequest& request) override {
+    std::lock_guard lock(mu_);
+    bodies_.push_back(request.body);
+    return http::HttpResponse{.status = 200};
+  }
+  std::vector<std::string> bodies() {
+    std::lock_guard lock(mu_);
+    return bodies_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> bodies_;
+};
+
+class FleetServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = store::OpenSqliteStore({.path = dir_.File("vigie.db")});
+    ASSERT_TRUE(store) << store.error().ToString();
+    store_ = std::move(*store);
+    for (const char* site : {"site-a", "site-b"}) AddSite(site);
+    env_ = Env{&clock_, RealFileSystem(), RealRandom()};
+  }
+
+  void AddSite(const std::string& site) {
+    const int64_t now = ToUnixSeconds(clock_.Now());
+    ASSERT_TRUE(store_->Write([&](store::Txn& txn) -> Status {
+      VIGIE_RETURN_IF_ERROR(txn.Exec(
+          "INSERT INTO sites (id, region, state, created_at, updated_at) VALUES (?, 'eu-west-3', "
+          "'provisioned', ?, ?)",
+          {site, now, now}));
+      return txn.Exec(
+          "INSERT INTO packages (package_id, site_id, path, file_sha256, signed_bytes, signature, "
+          "fleet_key, enrollment_key, enrollment_key_fingerprint, created_at, expires_at) VALUES "
+          "(?, ?, 'p', 'x', X'00', X'00', X'00', X'00', ?, ?, ?)",
+          {"pkg-" + site, site, "fp-" + site, now, now + 86400 * 30});
+    }));
+    auto secret = SecretBytes::CopyFrom("agent-secret-of-" + site);
+    ASSERT_TRUE(
+        secrets_.Create("vigie/sites/" + site + "/agent-api-secret", secret, {}, "t-" + site));
+  }
+
+  void Start(bool tls = false) {
+    FleetServerOptions o;
+    o.tls = tls;
+    o.data_dir = dir_.path();
+    o.max_body_bytes = 4096;
+    o.webhook_url = "https://hooks.example/alert";
+    if (tls) {
+      auto m = http::GenerateSelfSignedCertificate("localhost", 1, {"127.0.0.1"});
+      ASSERT_TRUE(m);
+      std::ofstream(dir_.File("ca.pem")) << m->cert_pem;
+      o.tls_material = std::move(*m);
+    }
+    auto server =
+        StartFleetServer(std::move(o), FleetDeps{env_, store_.get(), &secrets_, &webhook_});
+    ASSERT_TRUE(server) << server.error().ToString();
+    server_ = std::move(*server);
+    token_ = std::string(server_->generated_operator_token().view());
+    ASSERT_EQ(token_.size(), 64u);
+    http::CurlClientOptions co;
+    if (tls) co.ca_file = dir_.File("ca.pem");
+    client_ = std::make_unique<http::CurlClient>(std::move(co));
+    base_ = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  http::HttpResponse Post(const std::string& signer, const std::string& path, std::string body,
+                          std::optional<WallTime> at = std::nullopt,
+                          http::Headers* sent = nullptr) {
+    auto secret = SecretBytes::CopyFrom("agent-secret-of-" + signer);
+    http::HttpRequest req;
+    req.method = "POST";
+    req.url = base_ + path;
+    req.body = std::move(body);
+    req.headers = SignSiteRequest(signer, secret, "POST", path, req.body, at.value_or(clock_.Now()),
+                                  *RealRandom());
+    if (sent) *sent = req.headers;
+    return Send(req);
+  }
+  http::HttpResponse Send(const http::HttpRequest& req) {
+    auto resp = client_->Send(req);
+    EXPECT_TRUE(resp) << resp.error().ToString();
+    return resp ? *resp : http::HttpResponse{};
+  }
+  http::HttpResponse Get(const std::string& path, const std::string& token) {
+    http::HttpRequest req;
+    req.url = base_ + path;
+    if (!token.empty()) req.headers = {{"Authorization", "Bearer " + token}};
+    return Send(req);
+  }
+  std::string Register(const std::string& site) {
+    json body = {{"package_id", "pkg-" + site},
+                 {"enrollment_key_fingerprint", "fp-" + site},
+                 {"agent_version", "0.1.0"}};
+    auto r = Post(site, "/v1/sites/" + site + "/register", body.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  }
+  std::string Message(const http::HttpResponse& r) {
+    auto j = json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.contains("error")) return r.body;
+    return j["error"]["message"].get<std::string>();
+  }
+  int64_t Count(const std::string& sql) {
+    auto rows = store_->Query(sql);
+    EXPECT_TRUE(rows);
+    return rows && !rows->empty() ? *(*rows)[0].GetInt("n") : -1;
+  }
+
+  vigie::testing::TempDir dir_;
+  vigie::testing::FakeClock clock_{FromUnixSeconds(1'800'000'000)};
+  Env env_;
+  std::unique_ptr<store::Store> store_;
+  vigie::testing::FakeSecrets secrets_;
+  RecordingClient webhook_;
+  std::unique_ptr<FleetServer> server_;
+  std::unique_ptr<http::CurlClient> client_;
+  std::string base_;
+  std::string token_;
+};
+
+TEST_F(FleetServerTest, RegisterHeartbeatThenLicenceOnlyAfterPassingHealthcheck) {
+  Start();
+  // PROV_021: unregistered site is not active, heartbeat refused.
+  auto hb = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy));
+  EXPECT_EQ(hb.status, 412) << hb.body;
+  EXPECT_NE(Message(hb).find("not registered"), std::string::npos);
+
+  Register("site-a");
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM site_registrations WHERE site_id = 'site-a'"), 1);
+
+  // PROV_022: no healthcheck yet -> 409 naming PROV_022.
+  auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  EXPECT_EQ(lic.status, 409) << lic.body;
+  EXPECT_NE(Message(lic).find("PROV_022"), std::string::npos);
+
+  // A failing healthcheck is accepted as a heartbeat but does not allow the licence.
+  hb = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kUnhealthy));
+  ASSERT_EQ(hb.status, 200) << hb.body;
+  EXPECT_FALSE(json::parse(hb.body)["passed"].get<bool>());
+  lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  EXPECT_EQ(lic.status, 409);
+  EXPECT_NE(Message(lic).find("failed"), std::string::npos);
+
+  hb = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy));
+  ASSERT_EQ(hb.status, 200) << hb.body;
+  int64_t hc_id = json::parse(hb.body)["healthcheck_id"].get<int64_t>();
+
+  // Outside the window (default 600 s) -> refused; a fresh one -> accepted.
+  clock_.Advance(seconds(601));
+  lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  EXPECT_EQ(lic.status, 409);
+  EXPECT_NE(Message(lic).find("s old"), std::string::npos);
+  hb = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy));
+  hc_id = json::parse(hb.body)["healthcheck_id"].get<int64_t>();
+  lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  ASSERT_EQ(lic.status, 200) << lic.body;
+  EXPECT_EQ(json::parse(lic.body)["healthcheck_id"].get<int64_t>(), hc_id);
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM license_activations WHERE site_id = 'site-a' AND "
+                  "healthcheck_id = " +
+                  std::to_string(hc_id)),
+            1);
+
+  // Admin API with the operator token.
+  auto site = Get("/v1/sites/site-a", token_);
+  ASSERT_EQ(site.status, 200) << site.body;
+  auto j = json::parse(site.body);
+  EXPECT_EQ(j["state"], "ok");
+  EXPECT_TRUE(j["licensed"].get<bool>());
+  EXPECT_EQ(Get("/v1/sites/site-a", "").status, 401);
+  EXPECT_EQ(Get("/v1/sites", std::string(64, 'a')).status, 401);
+  auto list = Get("/v1/sites", token_);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(json::parse(list.body)["sites"].size(), 1u);
+}
+
+// The compliance checks judge what the server recorded, read back through StoreEvidence.
+TEST_F(FleetServerTest, ComplianceChecksJudgeTheRecordedEvidence) {
+  Start();
+  compliance::RuleRegistry registry;
+  compliance::RegisterAllRules(registry);
+  auto judge = [&](std::string_view id, std::string_view site) {
+    compliance::StoreEvidence evidence(*store_, clock_, {});
+    const auto* reg = registry.Find(id);
+    EXPECT_TRUE(reg && reg->implemented) << id;
+    auto r = reg->check(*compliance::FindRule(id), evidence, site);
+    EXPECT_FALSE(evidence.error().has_value()) << evidence.error()->ToString();
+    return r;
+  };
+  // site-b never registers; its package is still valid: inside the grace period.
+  EXPECT_EQ(judge("PROV_021", "site-b").status, compliance::Status::kPass);
+  Register("site-a");
+  EXPECT_EQ(judge("PROV_021", "site-a").status, compliance::Status::kPass);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+    clock_.Advance(seconds(60));
+  }
+  EXPECT_EQ(judge("MAINT_001", "site-a").status, compliance::Status::kPass)
+      << judge("MAINT_001", "site-a").summary;
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/license/activate", "").status, 200);
+  auto prov022 = judge("PROV_022", "site-a");
+  EXPECT_EQ(prov022.status, compliance::Status::kPass) << prov022.summary;
+  // 200 s of silence: the tracker raised the alert, so MAINT_002 holds; MAINT_001 does not.
+  clock_.Advance(seconds(140));
+  for (int i = 0; i < 100; ++i) {
+    if (server_->alerts().List("site-a")->size() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto maint002 = judge("MAINT_002", "site-a");
+  EXPECT_EQ(maint002.status, compliance::Status::kPass) << maint002.summary;
+  EXPECT_EQ(judge("MAINT_001", "site-a").status, compliance::Status::kFail);
+  // The alert row lost (as if the tracker had not run) -> MAINT_002 fails.
+  ASSERT_TRUE(store_->Write([](store::Txn& txn) { return txn.Exec("DELETE FROM alerts"); }));
+  maint002 = judge("MAINT_002", "site-a");
+  EXPECT_EQ(maint002.status, compliance::Status::kFail) << maint002.summary;
+}
+
+TEST_F(FleetServerTest, RegisterRejectsWrongPackageOrKey) {
+  Start();
+  json body = {{"package_id", "pkg-site-a"},
+               {"enrollment_key_fingerprint", "fp-other"},
+               {"agent_version", "0.1.0"}};
+  auto r = Post("site-a", "/v1/sites/site-a/register", body.dump());
+  EXPECT_EQ(r.status, 403) << r.body;
+  body["enrollment_key_fingerprint"] = "fp-site-b";
+  body["package_id"] = "pkg-site-b";
+  r = Post("site-a", "/v1/sites/site-a/register", body.dump());
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(Message(r).find("another site"), std::string::npos);
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM site_registrations"), 0);
+}
+
+TEST_F(FleetServerTest, SecurityRejectionsAreClear4xxAndServerKeepsServing) {
+  Start();
+  Register("site-a");
+  Register("site-b");
+  // Site A's credential on site B's endpoints -> 403.
+  for (const std::string path : {"/v1/sites/site-b/heartbeat", "/v1/sites/site-b/register",
+                                 "/v1/sites/site-b/license/activate"}) {
+    auto r = Post("site-a", path, std::string(kHealthy));
+    EXPECT_EQ(r.status, 403) << path << " " << r.body;
+  }
+  // Replay.
+  http::Headers sent;
+  auto ok =
+      Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy), std::nullopt, &sent);
+  ASSERT_EQ(ok.status, 200);
+  http::HttpRequest replay{.method = "POST",
+                           .url = base_ + "/v1/sites/site-a/heartbeat",
+                           .headers = sent,
+                           .body = std::string(kHealthy)};
+  auto r = Send(replay);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(Message(r).find("replayed"), std::string::npos);
+  // Bad HMAC (body changed after signing).
+  Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy), std::nullopt, &sent);
+  http::HttpRequest tampered{
+      .method = "POST",
+      .url = base_ + "/v1/sites/site-a/heartbeat",
+      .headers =
+          SignSiteRequest("site-a", SecretBytes::CopyFrom("wrong-secret"), "POST",
+                          "/v1/sites/site-a/heartbeat", kHealthy, clock_.Now(), *RealRandom()),
+      .body = std::string(kHealthy)};
+  r = Send(tampered);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(Message(r).find("bad signature"), std::string::npos);
+  // Stale timestamp.
+  r = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy),
+           clock_.Now() - seconds(1000));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(Message(r).find("stale timestamp"), std::string::npos);
+  // Unsigned.
+  r = Send(http::HttpRequest{.method = "POST",
+                             .url = base_ + "/v1/sites/site-a/heartbeat",
+                             .body = std::string(kHealthy)});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(Message(r).find("missing header"), std::string::npos);
+  // Oversized body.
+  r = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(8192, 'x'));
+  EXPECT_EQ(r.status, 413);
+  // Malformed JSON: 400 naming the position.
+  r = Post("site-a", "/v1/sites/site-a/heartbeat", R"({"disk": {"ok": tru})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(Message(r).find("malformed JSON at byte"), std::string::npos) << r.body;
+  // Well-formed JSON missing a field: 400 naming it.
+  r = Post("site-a", "/v1/sites/site-a/heartbeat", R"({"agent_version":"1"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(Message(r).find("disk"), std::string::npos);
+  // Unknown site.
+  r = Post("site-zz", "/v1/sites/site-zz/heartbeat", std::string(kHealthy));
+  EXPECT_EQ(r.status, 401);
+  // Still serving.
+  ok = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy));
+  EXPECT_EQ(ok.status, 200);
+
+  auto metrics = Get("/metrics", "").body;
+  EXPECT_NE(metrics.find("vigie_heartbeats_rejected_total{reason=\"replayed\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("vigie_heartbeats_rejected_total{reason=\"bad_signature\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("vigie_heartbeats_rejected_total{reason=\"stale_timestamp\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("vigie_heartbeats_rejected_total{reason=\"wrong_site\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("vigie_heartbeats_rejected_total{reason=\"malformed_report\"} 2"),
+            std::string::npos);
+}
+
+TEST_F(FleetServerTest, SilenceRaisesCriticalAlertAndHeartbeatResolvesIt) {
+  Start();
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  clock_.Advance(seconds(100));
+  EXPECT_EQ(server_->tracker().Get("site-a")->state, SiteLiveness::kLate);
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM alerts"), 0);
+  clock_.Advance(seconds(21));  // 121 s of silence
+  EXPECT_EQ(server_->tracker().Get("site-a")->state, SiteLiveness::kDown);
+  // The alert is stored (WriteAsync) then notified.
+  server_->notifier()->Drain();
+  for (int i = 0; i < 100 && webhook_.bodies().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    server_->notifier()->Drain();
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM alerts WHERE site_id = 'site-a' AND rule = "
+                  "'MAINT_002' AND severity = 'critical' AND state = 'firing'"),
+            1);
+  ASSERT_EQ(webhook_.bodies().size(), 1u);
+  EXPECT_EQ(json::parse(webhook_.bodies()[0])["state"], "firing");
+  auto metrics = Get("/metrics", "").body;
+  EXPECT_NE(metrics.find("vigie_alerts_firing{severity=\"critical\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("vigie_site_liveness_state{site=\"site-a\",state=\"down\"} 1"),
+            std::string::npos);
+
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  for (int i = 0; i < 100 && webhook_.bodies().size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    server_->notifier()->Drain();
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM alerts WHERE state = 'resolved' AND resolved_at "
+                  "IS NOT NULL"),
+            1);
+  ASSERT_EQ(webhook_.bodies().size(), 2u);
+  EXPECT_EQ(json::parse(webhook_.bodies()[1])["state"], "resolved");
+  metrics = Get("/metrics", "").body;
+  EXPECT_NE(metrics.find("vigie_alerts_firing{severity=\"critical\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.find("vigie_alerts_total{severity=\"critical\",state=\"resolved\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(FleetServerTest, LastSeenFlushedAndReloadedAfterRestart) {
+  Start();
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM heartbeats_last"), 0);  // not flushed yet
+  clock_.Advance(seconds(6));                                        // one flush interval
+  for (int i = 0; i < 100 && Count("SELECT COUNT(*) AS n FROM heartbeats_last") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM heartbeats_last WHERE last_pass_at IS NOT NULL"), 1);
+  server_->Stop();
+  server_.reset();
+  // Restart: the registration and the liveness state survive; the token file is reused.
+  FleetServerOptions o;
+  o.tls = false;
+  o.data_dir = dir_.path();
+  auto again = StartFleetServer(std::move(o), FleetDeps{env_, store_.get(), &secrets_, nullptr});
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE((*again)->generated_operator_token().empty());
+  ASSERT_TRUE((*again)->tracker().Get("site-a"));
+  clock_.Advance(seconds(120));
+  EXPECT_EQ((*again)->tracker().Get("site-a")->state, SiteLiveness::kDown);
+}
+
+TEST_F(FleetServerTest, OverTlsAndMetricsPassPromtool) {
+  Start(/*tls=*/true);
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  auto m = Get("/metrics", "");
+  ASSERT_EQ(m.status, 200);
+  for (const char* name :
+       {"vigie_site_last_heartbeat_timestamp_seconds{site=\"site-a\"} 1800000000",
+        "vigie_heartbeats_received_total 1", "vigie_http_request_duration_seconds_bucket",
+        "vigie_sites_registered 1", "vigie_sites_active 1", "vigie_sites_licensed 0",
+        "vigie_alerts_total{severity=\"critical\",state=\"firing\"} 0"}) {
+    EXPECT_NE(m.body.find(name), std::string::npos) << name << "\n" << m.body;
+  }
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool not installed";
+  }
+  std::ofstream(dir_.File("metrics.txt")) << m.body;
+  std::string cmd = "promtool check metrics < " + dir_.File("metrics.txt") + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[256];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  int rc = p ? pclose(p) : -1;
+  EXPECT_EQ(rc, 0) << out;
+}
+
+}  // namespace
+}  // namespace vigie::fleet

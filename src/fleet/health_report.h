@@ -1,0 +1,38 @@
+#pragma once
+// The healthcheck report an agent sends with each heartbeat (MAINT_001), parsed strictly.
+//
+// JSON body of POST /v1/sites/{id}/heartbeat:
+//   {
+//     "agent_version": "0.1.0",
+//     "disk":     {"ok": true, "detail": "..."},      (detail optional, any other key ignored)
+//     "memory":   {"ok": true, ...},
+//     "cpu":      {"ok": true, ...},
+//     "services": {"<name>": {"ok": true, ...}, ...}  (the agent's own services, >= 1 entry)
+//     "vault":    {"ok": true, "sealed": false, ...}  (optional: where Vault is configured)
+//   }
+// The report passes when every "ok" is true (and, for vault, "sealed" is false).
+//
+// Stateless and thread-safe.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+namespace vigie::fleet {
+
+struct HealthReport {
+  std::string agent_version;
+  bool passed = false;
+  // Names of failing components ("disk", "services.vault-agent", "vault"), for display.
+  std::vector<std::string> failing;
+  // The report re-serialised compactly (what is stored as evidence).
+  std::string canonical_json;
+};
+
+// Errors: kInvalidArgument "malformed JSON at byte N: ..." for unparsable input, or naming the
+// missing / mistyped field ("heartbeat report: field disk.ok must be a boolean").
+Result<HealthReport> ParseHealthReport(std::string_view body);
+
+}  // namespace vigie::fleet

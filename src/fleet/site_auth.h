@@ -1,0 +1,108 @@
+#pragma once
+// Site request signing (issue 7, site API): how an agent signs a request to the fleet manager
+// with the agent API secret from its package, and how the fleet manager verifies it.
+//
+// Headers sent with every site request:
+//   X-Vigie-Site       the site id (must equal the {id} of the path: a site acts on itself only)
+//   X-Vigie-Timestamp  unix seconds at signing
+//   X-Vigie-Nonce      16 random bytes, lowercase hex (32 chars)
+//   X-Vigie-Signature  hex(HMAC-SHA256(agent_secret, canonical))
+// where canonical = "vigie-v1\n" + method + "\n" + path + "\n" + site + "\n" + timestamp + "\n"
+//                   + nonce + "\n" + hex(SHA-256(body))
+// `path` is the request path without the query string (as the server routes it).
+//
+// Replay protection: the timestamp must be within +-window of the server's clock, and each
+// (site, nonce) is accepted once while its timestamp is inside the window (ReplayGuard). A
+// nonce older than the window needs no memory: its timestamp alone rejects it.
+//
+// SECURITY: the secret is only ever held in SecretBytes; signatures are compared in constant
+// time; error messages never carry the secret or the expected signature.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "base/env.h"
+#include "base/error.h"
+#include "base/secret.h"
+#include "http/client.h"
+
+namespace vigie::fleet {
+
+inline constexpr std::string_view kSiteHeader = "X-Vigie-Site";
+inline constexpr std::string_view kTimestampHeader = "X-Vigie-Timestamp";
+inline constexpr std::string_view kNonceHeader = "X-Vigie-Nonce";
+inline constexpr std::string_view kSignatureHeader = "X-Vigie-Signature";
+inline constexpr std::chrono::seconds kDefaultReplayWindow{300};
+
+// The canonical string that is MACed (exposed for tests and documentation).
+std::string CanonicalSiteRequest(std::string_view method, std::string_view path,
+                                 std::string_view site, std::string_view timestamp,
+                                 std::string_view nonce, std::string_view body);
+
+// hex(HMAC-SHA256(secret, CanonicalSiteRequest(...))).
+std::string ComputeSiteSignature(const SecretBytes& secret, std::string_view method,
+                                 std::string_view path, std::string_view site,
+                                 std::string_view timestamp, std::string_view nonce,
+                                 std::string_view body);
+
+// Agent side: the four X-Vigie-* headers for one request. Thread-safe if `random` is.
+http::Headers SignSiteRequest(std::string_view site, const SecretBytes& secret,
+                              std::string_view method, std::string_view path, std::string_view body,
+                              WallTime now, Random& random);
+
+// Remembers nonces seen within the replay window, per site. Memory is bounded by the number of
+// requests accepted within one window; expired entries are evicted in arrival order
+// (amortised O(1) per check). Thread-safe.
+class ReplayGuard {
+ public:
+  explicit ReplayGuard(std::chrono::seconds window = kDefaultReplayWindow) : window_(window) {}
+
+  std::chrono::seconds window() const { return window_; }
+
+  // Checks `timestamp` against `now` (+-window) and records (site, nonce).
+  // Errors: kUnauthenticated "stale timestamp" naming the clock skew in seconds;
+  // kUnauthenticated "replayed" when (site, nonce) was already accepted within the window.
+  Status CheckAndRecord(std::string_view site, std::string_view nonce, int64_t timestamp,
+                        WallTime now);
+
+  size_t size() const;
+
+ private:
+  struct Seen {
+    int64_t expires_at;  // unix seconds after which the entry can be forgotten
+    std::string key;     // site + '\n' + nonce
+  };
+  void EvictLocked(int64_t now_s);
+
+  std::chrono::seconds window_;
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> keys_;  // guarded by mu_
+  std::deque<Seen> order_;                // guarded by mu_; expires_at non-decreasing-ish
+};
+
+struct SiteRequestView {
+  std::string_view method;
+  std::string_view path;       // without the query
+  std::string_view path_site;  // the {id} of the route
+  std::string_view header_site;
+  std::string_view timestamp;
+  std::string_view nonce;
+  std::string_view signature;
+  std::string_view body;
+};
+
+// Server side. Order of checks: headers present and well-formed (kUnauthenticated naming the
+// missing or malformed header), signature under `secret` = the secret of header_site
+// (kUnauthenticated "bad signature", constant-time), header site == path site
+// (kPermissionDenied -> 403: a site's credential acts only on its own site), then timestamp
+// window and nonce (ReplayGuard: "stale timestamp" / "replayed"). The nonce is recorded only
+// once the signature verified, so a forger cannot burn nonces.
+Status VerifySiteRequest(const SiteRequestView& request, const SecretBytes& secret,
+                         ReplayGuard& guard, WallTime now);
+
+}  // namespace vigie::fleet
