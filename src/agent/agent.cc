@@ -481,10 +481,9 @@ Result<std::unique_ptr<Agent>> Agent::Start(AgentOptions options, Env env) {
       curl.ca_file = opt.state_dir + "/fleet_ca.pem";
       VIGIE_RETURN_IF_ERROR(fs.WriteFileAtomic(curl.ca_file, impl->manifest.fleet_ca_pem, 0600));
     }
-    if (!impl->manifest.fleet_tls_pin.empty()) {
-      log::Warn("agent_fleet_tls_pin_not_enforced",
-                {{"reason", "the HTTP client has no public-key pinning option"}});
-    }
+    // The package pins the fleet manager's public key; with no CA in the package the pin is
+    // the trust anchor (the fleet's self-signed certificate).
+    curl.pinned_public_key = impl->manifest.fleet_tls_pin;
     impl->own_fleet_client = std::make_unique<http::CurlClient>(std::move(curl));
     impl->fleet_client = impl->own_fleet_client.get();
   }

@@ -202,9 +202,16 @@ int RunServerCommand(const StateOptions& state, std::FILE* err) {
   Env env = RealEnv();
   auto backends = OpenFleetBackends(*c, env, /*open_ledger=*/false);
   if (!backends) return PrintError(err, backends.error());
+  // Serve with the certificate whose pin the packages carry (created on first use).
+  config::Config served = *c;
+  if (served.server.tls_cert_file.empty()) {
+    if (auto pin = FleetTlsPin(served, env); !pin) return PrintError(err, pin.error());
+    served.server.tls_cert_file = c->data_dir + "/fleet/tls.crt";
+    served.server.tls_key_file = c->data_dir + "/fleet/tls.key";
+  }
   http::CurlClient webhook;
   fleet::FleetDeps deps{env, backends->store.get(), backends->secrets.get(), &webhook};
-  return fleet::RunServer(*c, deps);
+  return fleet::RunServer(served, deps);
 }
 
 int RunAgentCommand(const AgentRunCommand& cmd, std::FILE* err) {

@@ -176,9 +176,14 @@ Result<HttpResponse> CurlClient::Send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::min(opt.connect_timeout, request.timeout).count()));
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  // A pin without a CA is the trust anchor itself (see CurlClientOptions::pinned_public_key).
+  const bool pin_only = !opt.pinned_public_key.empty() && opt.ca_file.empty();
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, pin_only ? 0L : 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, pin_only ? 0L : 2L);
   if (!opt.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opt.ca_file.c_str());
+  if (!opt.pinned_public_key.empty()) {
+    curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, opt.pinned_public_key.c_str());
+  }
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);

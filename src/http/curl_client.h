@@ -6,8 +6,9 @@
 // between threads, but exchanges through one client are serialised; use one client per thread
 // for parallel traffic.
 //
-// TLS: peer and host-name verification are always on (no option turns them off); ca_file
-// replaces the system trust store. Only http and https are allowed, redirects are not followed.
+// TLS: peer and host-name verification are on, against the system trust store or ca_file;
+// only a public-key pin (pinned_public_key, without ca_file) replaces them, by something
+// stricter: the server must hold exactly that key. Only http and https are allowed, redirects are not followed.
 //
 // SECURITY: nothing here logs a request body, a request header value or a response body; error
 // messages name the method, scheme://host[:port] and path only (never the query, which may hold
@@ -43,6 +44,11 @@ struct CurlSigV4Spec {
 struct CurlClientOptions {
   // PEM CA bundle used instead of the system store (private CAs, tests). Empty: system default.
   std::string ca_file;
+  // Public-key pin of the server, "sha256//<base64 of SHA-256(SubjectPublicKeyInfo)>"
+  // (CURLOPT_PINNEDPUBLICKEY), as packages carry for the fleet manager. With a pin and no
+  // ca_file, the pin replaces CA and host-name verification (the fleet's self-signed
+  // certificate): only a server holding that exact key is accepted. With both, both apply.
+  std::string pinned_public_key;
   std::chrono::milliseconds connect_timeout{10000};
   // Responses larger than this fail with kResourceExhausted.
   size_t max_response_bytes = 64u << 20;

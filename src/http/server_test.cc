@@ -614,6 +614,24 @@ TEST(HttpServerTest, CurlPinnedPublicKeyMatchesReportedPin) {
   EXPECT_EQ(run(other->spki_pin), 90);  // CURLE_SSL_PINNEDPUBKEYNOTMATCH
 }
 
+// CurlClient's pin-only mode (how agents trust their fleet manager's self-signed certificate):
+// the pinned key is accepted without a CA; any other key is refused before a byte is sent.
+TEST(HttpServerTest, CurlClientPinnedPublicKeyReplacesTheCa) {
+  auto server = MustStart(TlsOptions(), EchoRouter());
+  ASSERT_NE(server, nullptr);
+  auto other = GenerateSelfSignedCertificate("localhost", 1);
+  ASSERT_TRUE(other);
+  HttpRequest req{.method = "GET", .url = fmt::format("https://127.0.0.1:{}/v1/ping", server->port())};
+  CurlClient pinned({.pinned_public_key = TestCert().spki_pin});
+  auto ok = pinned.Send(req);
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(ok->status, 200);
+  CurlClient wrong({.pinned_public_key = other->spki_pin});
+  EXPECT_FALSE(wrong.Send(req));
+  CurlClient neither;  // no pin, no CA: the self-signed certificate is refused
+  EXPECT_FALSE(neither.Send(req));
+}
+
 TEST(RouterTest, RejectsBadPatternsAndDuplicates) {
   Router r;
   auto h = [](const ServerRequest&, Responder) {};
