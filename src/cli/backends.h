@@ -8,6 +8,7 @@
 #include "backend/identity.h"
 #include "backend/kms.h"
 #include "backend/secrets.h"
+#include "base/event_sink.h"
 #include "config/config.h"
 #include "crypto/sign.h"
 #include "ledger/ledger.h"
@@ -47,7 +48,7 @@ Result<FleetBackends> OpenFleetBackends(const config::Config& c, Env env, bool o
 Result<std::string> FleetTlsPin(const config::Config& c, Env env);
 
 // Appends provisioning events to the ledger, committed (fsync) before provisioning continues.
-class LedgerEventSink final : public provision::ProvisionEventSink {
+class LedgerEventSink final : public EventSink {
  public:
   explicit LedgerEventSink(ledger::Ledger& ledger) : ledger_(ledger) {}
   Status Append(std::string_view kind, std::string_view site, std::string_view body_json) override;

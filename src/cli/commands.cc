@@ -149,18 +149,6 @@ int RunSiteProvisionCommand(const SiteProvisionCommand& cmd, std::FILE* out, std
 
 namespace {
 
-// Ledger-backed vault event sink (the bootstrap record goes to the ledger too).
-class VaultLedgerSink final : public vault::EventSink {
- public:
-  explicit VaultLedgerSink(ledger::Ledger& l) : sink_(l) {}
-  Status Append(std::string_view kind, std::string_view site, std::string_view body) override {
-    return sink_.Append(kind, site, body);
-  }
-
- private:
-  LedgerEventSink sink_;
-};
-
 // The site's KMS key, as provisioning recorded it (the key Vault's awskms seal uses).
 Result<std::string> SiteKmsKeyId(store::Store& st, const std::string& site) {
   VIGIE_ASSIGN_OR_RETURN(auto rows, st.Query("SELECT kms_key_id FROM site_provisioning WHERE "
@@ -185,7 +173,7 @@ int RunVaultCommand(const VaultCommand& cmd, std::FILE* out, std::FILE* err) {
   http::CurlClientOptions http_opts;
   http_opts.ca_file = c->vault.ca_file;
   http::CurlClient http(std::move(http_opts));
-  VaultLedgerSink sink(*backends->ledger);
+  LedgerEventSink sink(*backends->ledger);
   vault::VaultCommandDeps deps{&http, backends->secrets.get(), backends->kms.get(),
                                backends->store.get(), &sink, env};
   if (cmd.bootstrap) {

@@ -72,6 +72,7 @@
 #include "backend/kms.h"
 #include "backend/secrets.h"
 #include "base/env.h"
+#include "base/event_sink.h"
 #include "base/error.h"
 #include "crypto/seal.h"
 #include "crypto/sign.h"
@@ -113,24 +114,10 @@ std::string AgentSecretName(std::string_view site);
 // 0x00 value). Exposed so the fleet manager can check a presented value.
 Bytes CredentialVerifier(std::string_view site, std::string_view name, const SecretBytes& value);
 
-// Where provisioning events go (the lead connects the ledger, PROV_020). Same contract as
-// vault::EventSink: Append records durably and returns OK, or returns an error and records
-// nothing. Bodies never hold a secret.
-class ProvisionEventSink {
- public:
-  virtual ~ProvisionEventSink() = default;
-  // `kind`: "site.provisioned" | "site.provision_failed"; `body_json` one JSON object.
-  virtual Status Append(std::string_view kind, std::string_view site,
-                        std::string_view body_json) = 0;
-};
-
-// Discards every event. Always OK.
-class NullProvisionEventSink final : public ProvisionEventSink {
- public:
-  Status Append(std::string_view, std::string_view, std::string_view) override {
-    return OkStatus();
-  }
-};
+// Where provisioning events go ("site.provisioned" | "site.provision_failed"): the shared
+// EventSink of base/event_sink.h, connected to the ledger by src/cli (PROV_020).
+using ProvisionEventSink = vigie::EventSink;
+using NullProvisionEventSink = vigie::NullEventSink;
 
 // What a Provisioner uses. Non-owning: everything outlives the Provisioner.
 // REQUIRES: env.clock, env.fs and env.random set.
