@@ -18,22 +18,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "testing/process_util.h"
 #include "testing/temp_dir.h"
 
 namespace vigie {
 namespace {
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // A child process running `vigie ARGS`, killed (SIGTERM) on destruction.
 class Daemon {
@@ -101,7 +90,7 @@ std::string RuleStatus(const std::string& config, const std::string& rule) {
 
 TEST(FleetEndToEndTest, AgentRegistersByItselfOverPinnedTlsThenHeartbeats) {
   vigie::testing::TempDir dir;
-  int server_port = FreePort(), admin_port = FreePort();
+  int server_port = vigie::testing::FreePort(), admin_port = vigie::testing::FreePort();
   std::string data = dir.File("data");
   std::string config = dir.File("vigie.toml");
   std::ofstream(config) << fmt::format(

@@ -1,5 +1,7 @@
 #include "testing/ganache.h"
 
+#include "testing/process_util.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,58 +25,9 @@ extern char** environ;
 namespace vigie::testing {
 namespace {
 
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return "";
-  std::string p(path);
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t end = p.find(':', start);
-    if (end == std::string::npos) end = p.size();
-    std::string candidate = p.substr(start, end - start) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
-
-// Asks the kernel for a free port. Another process could take it before ganache binds; Start()
-// retries when ganache exits early.
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool Accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// SIGTERM lets ganache close its LevelDB database cleanly (what the persistence test relies on);
-// SIGKILL only if it has not exited after 10 s.
-void TerminateGroup(pid_t pid) {
-  ::kill(-pid, SIGTERM);
-  for (int i = 0; i < 500; ++i) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(-pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-}
-
+// SIGTERM lets ganache close its LevelDB database cleanly (what the persistence test relies on):
+// TerminateGroup gets a 10 s grace before SIGKILL.
+constexpr std::chrono::seconds kGanacheGrace(10);
 }  // namespace
 
 std::string GanacheServer::CliPath() {
@@ -159,7 +112,7 @@ Result<std::unique_ptr<GanacheServer>> GanacheServer::Start(GanacheOptions optio
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (!exited) {
-      TerminateGroup(pid);
+      TerminateGroup(pid, kGanacheGrace);
       return MakeError(ErrorCode::kDeadlineExceeded,
                        "ganache did not become ready within 60 s; see " + log_path);
     }
@@ -170,7 +123,7 @@ Result<std::unique_ptr<GanacheServer>> GanacheServer::Start(GanacheOptions optio
 
 void GanacheServer::Stop() {
   if (pid_ <= 0) return;
-  TerminateGroup(pid_);
+  TerminateGroup(pid_, kGanacheGrace);
   pid_ = -1;
 }
 

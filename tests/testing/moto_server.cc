@@ -1,5 +1,7 @@
 #include "testing/moto_server.h"
 
+#include "testing/process_util.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,60 +20,6 @@
 extern char** environ;
 
 namespace vigie::testing {
-
-namespace {
-
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return "";
-  std::string p(path);
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t end = p.find(':', start);
-    if (end == std::string::npos) end = p.size();
-    std::string candidate = p.substr(start, end - start) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
-
-// Asks the kernel for a free port. Another process could take it before moto binds; Start()
-// retries when moto exits early.
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool Accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-void KillGroup(pid_t pid) {
-  ::kill(-pid, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(-pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-}
-
-}  // namespace
 
 bool MotoServer::Available() { return !FindOnPath("moto_server").empty(); }
 
@@ -139,7 +87,7 @@ Result<std::unique_ptr<MotoServer>> MotoServer::Start(
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (!exited) {
-      KillGroup(pid);
+      TerminateGroup(pid);
       return MakeError(ErrorCode::kDeadlineExceeded,
                        "moto_server did not accept connections within 60 s; see " + log_path);
     }
@@ -149,7 +97,7 @@ Result<std::unique_ptr<MotoServer>> MotoServer::Start(
 }
 
 MotoServer::~MotoServer() {
-  KillGroup(pid_);
+  TerminateGroup(pid_);
   if (std::getenv("VIGIE_KEEP_TEMP") == nullptr) {
     std::error_code ec;
     std::filesystem::remove(log_path_, ec);

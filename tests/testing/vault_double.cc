@@ -1,5 +1,7 @@
 #include "testing/vault_double.h"
 
+#include "testing/process_util.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,16 +30,6 @@ namespace {
 constexpr const char* kPython = "/usr/bin/python3";
 
 std::string ScriptPath() { return SourceDir() + "/tests/doubles/vault_double.py"; }
-
-void KillGroup(pid_t pid) {
-  ::kill(-pid, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(-pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-}
 
 }  // namespace
 
@@ -101,13 +93,13 @@ Result<std::unique_ptr<VaultDouble>> VaultDouble::Start(const VaultDoubleOptions
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  KillGroup(pid);
+  TerminateGroup(pid);
   return MakeError(ErrorCode::kDeadlineExceeded,
                    "vault double did not start within 30 s; see " + log_path);
 }
 
 VaultDouble::~VaultDouble() {
-  KillGroup(pid_);
+  TerminateGroup(pid_);
   if (std::getenv("VIGIE_KEEP_TEMP") == nullptr) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
