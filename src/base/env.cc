@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
@@ -22,7 +24,12 @@ int64_t ToUnixSeconds(WallTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-WallTime FromUnixSeconds(int64_t s) { return WallTime(std::chrono::seconds(s)); }
+WallTime FromUnixSeconds(int64_t s) {
+  // WallTime counts nanoseconds in 64 bits (until year 2262): saturate instead of overflowing,
+  // since the seconds may come from untrusted input (a manifest, a request).
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1'000'000'000;
+  return WallTime(std::chrono::seconds(std::clamp<int64_t>(s, -kMax, kMax)));
+}
 
 std::string FormatRfc3339(WallTime t) {
   std::time_t secs = static_cast<std::time_t>(ToUnixSeconds(t));

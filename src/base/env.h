@@ -46,6 +46,7 @@ class Clock {
 
 // Seconds since the Unix epoch, for storage and JSON.
 int64_t ToUnixSeconds(WallTime t);
+// Saturates outside the range WallTime can hold (years 1678..2262) instead of overflowing.
 WallTime FromUnixSeconds(int64_t s);
 // RFC 3339 UTC with seconds ("2026-11-21T19:36:00Z").
 std::string FormatRfc3339(WallTime t);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -52,6 +53,14 @@ TEST(RealClockTest, TimerRunsAndCancelPreventsRun) {
   never->Cancel();
   for (int i = 0; i < 2000 && runs.load() == 0; ++i) RealClock()->SleepFor(1ms);
   EXPECT_EQ(runs.load(), 1);
+}
+
+TEST(Rfc3339Test, FromUnixSecondsSaturatesInsteadOfOverflowing) {
+  // Year 9999 does not fit in 64-bit nanoseconds: saturate (UBSan flags an overflow here).
+  WallTime far = FromUnixSeconds(253402300799);
+  EXPECT_EQ(far, FromUnixSeconds(std::numeric_limits<int64_t>::max()));
+  EXPECT_LT(ToUnixSeconds(far), 253402300799);
+  EXPECT_GT(ToUnixSeconds(far), 9'000'000'000);
 }
 
 TEST(Rfc3339Test, FormatsUtc) {
