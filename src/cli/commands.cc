@@ -264,8 +264,11 @@ int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err) {
              "                    vigie ledger verify --data-dir {0}\n"
              "                    vigie ledger prove demo --data-dir {0}\n"
              "                    vigie package verify {0}/packages/demo.vpkg --fleet-key {2}\n"
-             "Not built yet, so not started: the fleet manager API and the site agent (so the demo "
-             "site has not registered, heartbeated or activated its licence).\n",
+             "Not started by vigie dev yet: the fleet manager and the demo site's agent, so the site "
+             "has not registered or heartbeated. Start them by hand:\n"
+             "  vigie server --data-dir {0} &\n"
+             "  vigie agent run --data-dir {0} --package {0}/packages/demo.vpkg \\\n"
+             "      --enrollment-key {0}/sites/demo/enrollment.key --fleet-key {2}\n",
              dir, c.store.path, FleetPublicKeyPath(dir));
   std::fflush(out);
   if (opts.once) return rc;
