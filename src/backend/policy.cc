@@ -142,4 +142,12 @@ std::string SitePolicyDocument(const SiteScope& scope) {
   return doc.dump();
 }
 
+std::string SiteSecretsPrefix(std::string_view site) {
+  return "vigie/sites/" + std::string(site) + "/";
+}
+
+std::string AgentApiSecretName(std::string_view site) {
+  return SiteSecretsPrefix(site) + "agent-api-secret";
+}
+
 }  // namespace vigie::backend

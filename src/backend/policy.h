@@ -40,4 +40,10 @@ Status ValidateSiteScope(const SiteScope& scope);
 // REQUIRES: ValidateSiteScope(scope) succeeded.
 std::string SitePolicyDocument(const SiteScope& scope);
 
+// The one naming convention of a site's secrets, shared by provisioning (which writes them) and
+// the fleet manager (which reads the agent secret to verify a site's requests):
+// "vigie/sites/<site>/" and "vigie/sites/<site>/agent-api-secret".
+std::string SiteSecretsPrefix(std::string_view site);
+std::string AgentApiSecretName(std::string_view site);
+
 }  // namespace vigie::backend

@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "backend/policy.h"
 #include "base/encoding.h"
 #include "base/log.h"
 #include "crypto/hash.h"
@@ -26,12 +27,6 @@ using http::ServerRequest;
 using http::ServerResponse;
 using nlohmann::json;
 
-constexpr std::string_view kProvisionAgentSecretPrefix = "vigie/sites/";
-
-std::string AgentSecretNameFor(std::string_view site) {
-  // Same name as provision::AgentSecretName (kept here to avoid a dependency on provisioning).
-  return std::string(kProvisionAgentSecretPrefix) + std::string(site) + "/agent-api-secret";
-}
 
 ServerResponse JsonOk(const json& j) { return ServerResponse::Json(200, j.dump()); }
 
@@ -342,7 +337,7 @@ struct FleetServer::Impl {
       auto it = secrets.find(site);
       if (it != secrets.end()) return it->second;
     }
-    auto value = deps.secrets->Get(AgentSecretNameFor(site));
+    auto value = deps.secrets->Get(backend::AgentApiSecretName(site));
     if (!value) {
       if (value.error().code == ErrorCode::kNotFound) {
         return MakeError(ErrorCode::kUnauthenticated,

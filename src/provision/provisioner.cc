@@ -130,10 +130,8 @@ Status ValidateRegion(std::string_view region) {
   return OkStatus();
 }
 
-std::string SecretsPrefix(std::string_view site) { return fmt::format("vigie/sites/{}/", site); }
-std::string AgentSecretName(std::string_view site) {
-  return SecretsPrefix(site) + "agent-api-secret";
-}
+std::string SecretsPrefix(std::string_view site) { return backend::SiteSecretsPrefix(site); }
+std::string AgentSecretName(std::string_view site) { return backend::AgentApiSecretName(site); }
 
 Bytes CredentialVerifier(std::string_view site, std::string_view name, const SecretBytes& value) {
   crypto::Sha256Hasher h;
