@@ -51,24 +51,8 @@ Result<std::unique_ptr<MotoServer>> MotoServer::Start(
     uint16_t port = FreePort();
     std::string port_s = std::to_string(port);
     std::vector<std::string> args = {exe, "-H", "127.0.0.1", "-p", port_s};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                     O_WRONLY | O_APPEND | O_CREAT, 0600);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    const int rc = SpawnInGroup(exe, args, envp.data(), log_path, &pid);
     if (rc != 0) {
       return MakeError(ErrorCode::kUnavailable,
                        "moto_server: spawn failed: " + std::string(std::strerror(rc)));
