@@ -115,6 +115,9 @@ struct EthereumConfig {
 // [ledger]
 struct LedgerConfig {
   AnchorBackend anchor = AnchorBackend::kLocal;  // "local" | "ethereum".
+  // 1..600: how long a ledger operation waits while another vigie process holds the ledger's
+  // lock (the server anchoring, a provisioning run appending) before failing.
+  int64_t lock_timeout_seconds = 30;
   EthereumConfig ethereum;
 };
 

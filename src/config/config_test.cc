@@ -51,6 +51,7 @@ TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.vault.init_timeout_seconds, 120);
   EXPECT_EQ(c.vault.seal_types_allowed, std::vector<std::string>{"awskms"});
   EXPECT_EQ(c.ledger.anchor, AnchorBackend::kLocal);
+  EXPECT_EQ(c.ledger.lock_timeout_seconds, 30);
   EXPECT_EQ(c.ledger.ethereum.confirmations, 12);
   EXPECT_EQ(c.ledger.ethereum.anchor_interval_seconds, 3600);
   EXPECT_EQ(c.ledger.ethereum.alert_after_seconds, 7200);
@@ -293,6 +294,14 @@ TEST(ConfigTest, EthereumAnchorRequiresItsKeys) {
                          HasSubstr("t.toml:2: ledger.ethereum.key_file: required")));
   EXPECT_THAT(Rejection("[ledger.ethereum]\nanchor_interval_seconds = 7200\n"),
               HasSubstr("ledger.ethereum.alert_after_seconds: 7200 must exceed"));
+}
+
+TEST(ConfigTest, LedgerLockTimeoutIsBounded) {
+  EXPECT_THAT(Rejection("[ledger]\nlock_timeout_seconds = 0\n"),
+              HasSubstr("t.toml:2: ledger.lock_timeout_seconds: out of range: 0 is not in 1..600"));
+  EXPECT_THAT(Rejection("[ledger]\nlock_timeout_seconds = 601\n"),
+              HasSubstr("ledger.lock_timeout_seconds: out of range: 601"));
+  Accepted("[ledger]\nlock_timeout_seconds = 5\n");
 }
 
 TEST(ConfigTest, TlsCertAndKeyGoTogether) {

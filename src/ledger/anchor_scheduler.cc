@@ -32,7 +32,15 @@ AnchorScheduler::AnchorScheduler(Ledger& ledger, Anchor& anchor, Clock& clock,
       options_(options),
       alerts_(alerts),
       listener_(listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SyncFromRecordsLocked();
+}
+
+void AnchorScheduler::SyncFromRecordsLocked() {
   // The latest record per transaction (or per head, for records without one) is its state.
+  // Another process (`vigie ledger anchor` while the server runs) may have recorded anchors
+  // since the last run: a final one raises anchored_size_, a pending one is followed unless
+  // this scheduler follows one already or gave up on it.
   std::map<std::string, AnchorRecord> latest;
   std::vector<std::string> order;
   for (AnchorRecord& r : ledger_.AnchorRecords()) {
@@ -47,9 +55,15 @@ AnchorScheduler::AnchorScheduler(Ledger& ledger, Anchor& anchor, Clock& clock,
       anchored_size_ = std::max(anchored_size_, r.head.tree_size);
     }
   }
+  if (pending_ && pending_->head.tree_size <= anchored_size_) {
+    pending_.reset();  // another process's final anchor covers it
+    not_found_since_.reset();
+  }
+  if (pending_) return;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const AnchorRecord& r = latest[*it];
-    if (!IsFinalRecord(r, options_.required_confirmations) && r.head.tree_size > anchored_size_) {
+    if (!IsFinalRecord(r, options_.required_confirmations) && r.head.tree_size > anchored_size_ &&
+        !forgotten_.count(r.tx_hash)) {
       pending_ = r;
       break;
     }
@@ -154,6 +168,7 @@ Status AnchorScheduler::HandleStatusLocked(const AnchorStatus& status, AnchorRun
                                           {"tree_size", record.head.tree_size},
                                           {"tx_hash", record.tx_hash},
                                           {"detail", status.detail}});
+      forgotten_.insert(record.tx_hash);
       pending_.reset();
       not_found_since_.reset();
       return OkStatus();
@@ -164,6 +179,7 @@ Status AnchorScheduler::HandleStatusLocked(const AnchorStatus& status, AnchorRun
                                             {"tree_size", record.head.tree_size},
                                             {"tx_hash", record.tx_hash},
                                             {"detail", status.detail}});
+      forgotten_.insert(record.tx_hash);
       pending_.reset();
       not_found_since_.reset();
       return OkStatus();
@@ -173,6 +189,7 @@ Status AnchorScheduler::HandleStatusLocked(const AnchorStatus& status, AnchorRun
 
 Result<AnchorRunReport> AnchorScheduler::RunLocked() {
   AnchorRunReport report;
+  SyncFromRecordsLocked();
   if (pending_) {
     VIGIE_ASSIGN_OR_RETURN(AnchorStatus status, anchor_.Check(*pending_));
     VIGIE_RETURN_IF_ERROR(HandleStatusLocked(status, report));

@@ -2,6 +2,8 @@
 // AnchorScheduler: keeps the ledger anchored (PROV_020), periodically and on demand.
 //
 // One run (RunOnce):
+//   0. the ledger's anchor records are re-read: anchors recorded by another process (e.g.
+//      `vigie ledger anchor` while the server anchors) count as if made here;
 //   1. an anchor already sent and not final is checked (Anchor::Check): confirmed (or, for the
 //      local anchor, not_on_chain) makes it final and the updated record (block, confirmations)
 //      is persisted; pending waits; not_found for longer than `drop_after` (the transaction was
@@ -33,6 +35,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string>
 #include <string_view>
 
 #include "base/env.h"
@@ -116,6 +120,8 @@ class AnchorScheduler {
 
  private:
   Result<AnchorRunReport> RunLocked();
+  // Adopts what the ledger's anchor records say (records of other processes included).
+  void SyncFromRecordsLocked();
   // Applies `status` of the pending record: finalises, keeps waiting or forgets it.
   Status HandleStatusLocked(const AnchorStatus& status, AnchorRunReport& report);
   void Notify(const AnchorRecord& record, const AnchorStatus& status);
@@ -136,6 +142,7 @@ class AnchorScheduler {
   std::optional<MonoTime> not_found_since_;  // GUARDED_BY(mu_)
   int failures_ = 0;                         // GUARDED_BY(mu_)
   bool alert_raised_ = false;                // GUARDED_BY(mu_)
+  std::set<std::string> forgotten_;          // GUARDED_BY(mu_): tx hashes dropped/mismatched
 
   std::mutex timer_mu_;           // never held while a run holds mu_ waits on it
   bool started_ = false;          // GUARDED_BY(timer_mu_)

@@ -5,6 +5,7 @@
 #include "base/encoding.h"
 #include "chain/eth_key.h"
 #include "http/curl_client.h"
+#include "ledger/anchor_service.h"
 #include "ledger/anchor_store.h"
 #include "ledger/ethereum_anchor.h"
 #include "ledger/ledger.h"
@@ -116,7 +117,7 @@ int RunLedgerAnchor(const std::string& ledger_dir, const crypto::SigningKey& fle
     fmt::print(out, "ledger anchor: {}\n", configured.error().ToString());
     return 2;
   }
-  auto ledger = Ledger::Open(ledger_dir, env, &fleet_key);
+  auto ledger = Ledger::Open(ledger_dir, env, &fleet_key, LedgerOptionsFromConfig(config));
   if (!ledger) {
     fmt::print(out, "ledger anchor: {}\n", ledger.error().ToString());
     return 2;

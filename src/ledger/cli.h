@@ -38,8 +38,7 @@ Result<ConfiguredAnchor> MakeAnchorFromConfig(const config::LedgerConfig& config
                                               const Env& env);
 
 // `vigie ledger prove <site>`: prints the site's proof (proof.h) as JSON to `out`. Opens the
-// ledger read-only (fails with exit 2 while another process has it open: run it where the
-// daemon runs, or stop the daemon).
+// ledger read-only; works while the server (or a provisioning run) has it open too.
 int RunLedgerProve(const std::string& ledger_dir, const std::string& site, std::FILE* out);
 
 // `vigie ledger check-proof FILE [--rpc-url URL]`: verifies the proof offline against the fleet
@@ -52,8 +51,9 @@ int RunLedgerCheckProof(const std::string& proof_file, const std::string& fleet_
 // `vigie ledger anchor`: one anchoring run now (AnchorScheduler::RunOnce) with the configured
 // anchor, recording statuses in `store` when not null; then, while the anchor awaits
 // confirmations and `wait` has not elapsed, polls every few seconds of env.clock. Prints the
-// outcome. `fleet_key` signs the tree head. Exit 0 when the ledger is fully anchored or an
-// anchor was sent and awaits confirmations (printed); 2 on error.
+// outcome. `fleet_key` signs the tree head. Works while `vigie server` anchors the same ledger
+// (its AnchorService adopts what this records at its next run). Exit 0 when the ledger is fully
+// anchored or an anchor was sent and awaits confirmations (printed); 2 on error.
 int RunLedgerAnchor(const std::string& ledger_dir, const crypto::SigningKey& fleet_key,
                     const config::LedgerConfig& config, store::Store* store, Duration wait,
                     const Env& env, std::FILE* out);

@@ -79,7 +79,7 @@ void AppendFrame(const Magic& magic, std::span<const uint8_t> payload, std::stri
 }
 
 Result<std::unique_ptr<FrameReader>> FrameReader::Open(const std::string& path, const Magic& magic,
-                                                       size_t buffer_size) {
+                                                       size_t buffer_size, uint64_t start) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -93,9 +93,22 @@ Result<std::unique_ptr<FrameReader>> FrameReader::Open(const std::string& path, 
     ::close(fd);
     return tl::unexpected(ErrnoError("stat", path, err));
   }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<FrameReader>(new FrameReader(
-      path, fd, magic, static_cast<uint64_t>(st.st_size), std::max<size_t>(buffer_size, 4096)));
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size < start) {
+    ::close(fd);
+    return tl::unexpected(Error{ErrorCode::kIntegrity,
+                                fmt::format("{} shrank to {} bytes, below the {} bytes already "
+                                            "read: an append-only ledger file was truncated",
+                                            path, file_size, start)});
+  }
+  ::posix_fadvise(fd, static_cast<off_t>(start), 0, POSIX_FADV_SEQUENTIAL);
+  std::unique_ptr<FrameReader> reader(
+      new FrameReader(path, fd, magic, file_size, std::max<size_t>(buffer_size, 4096)));
+  reader->buf_offset_ = reader->read_offset_ = start;
+  if (start > 0 && ::lseek(fd, static_cast<off_t>(start), SEEK_SET) < 0) {
+    return tl::unexpected(ErrnoError("seek", path, errno));
+  }
+  return reader;
 }
 
 FrameReader::FrameReader(std::string path, int fd, const Magic& magic, uint64_t file_size,

@@ -55,9 +55,13 @@ struct Frame {
 // Not thread-safe. The file is read as it was when opened (later appends are not seen).
 class FrameReader {
  public:
-  // Errors: kNotFound if `path` does not exist; kIo.
+  // Reads from `start` (a frame boundary: the ledger catching up with what other processes
+  // appended since it last read) to the end of the file as it is now.
+  // Errors: kNotFound if `path` does not exist; kIntegrity if the file is shorter than `start`
+  // (it shrank: an append-only file never does); kIo.
   static Result<std::unique_ptr<FrameReader>> Open(const std::string& path, const Magic& magic,
-                                                   size_t buffer_size = 8u << 20);
+                                                   size_t buffer_size = 8u << 20,
+                                                   uint64_t start = 0);
   ~FrameReader();
   FrameReader(const FrameReader&) = delete;
   FrameReader& operator=(const FrameReader&) = delete;

@@ -3,10 +3,15 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
+#include <utility>
 
 #include "base/encoding.h"
 #include "base/log.h"
@@ -35,26 +40,73 @@ struct Repair {
 
 }  // namespace
 
-Ledger::Ledger(std::string dir, const Env& env, const crypto::SigningKey* signer)
+// A held flock on `dir`/LOCK, released on destruction (the fd stays open with the Ledger).
+class Ledger::FileLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {}
+  FileLock(FileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock() {
+    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+  }
+
+ private:
+  int fd_;
+};
+
+Ledger::Ledger(std::string dir, const Env& env, const crypto::SigningKey* signer,
+               LedgerOptions options)
     : dir_(std::move(dir)),
       entries_path_(dir_ + "/" + std::string(kEntriesFile)),
       heads_path_(dir_ + "/" + std::string(kHeadsFile)),
       anchors_path_(dir_ + "/" + std::string(kAnchorsFile)),
       env_(env),
-      signer_(signer) {}
+      signer_(signer),
+      options_(options) {}
 
 Ledger::~Ledger() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir, const Env& env,
-                                             const crypto::SigningKey* signer) {
+                                             const crypto::SigningKey* signer,
+                                             LedgerOptions options) {
   if (env.fs == nullptr || env.clock == nullptr) {
     return MakeError(ErrorCode::kInternal, "Ledger::Open needs env.fs and env.clock");
   }
-  std::unique_ptr<Ledger> ledger(new Ledger(dir, env, signer));
+  std::unique_ptr<Ledger> ledger(new Ledger(dir, env, signer, options));
   VIGIE_RETURN_IF_ERROR(ledger->Load());
   return ledger;
+}
+
+Result<Ledger::FileLock> Ledger::LockDir(int operation) {
+  // Polled with LOCK_NB rather than a blocking flock: flock has no timeout, and the wait must be
+  // bounded. Real time, not env.clock: the holder is another process no fake clock drives.
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + options_.lock_timeout;
+  auto delay = std::chrono::microseconds(200);
+  for (;;) {
+    if (::flock(lock_fd_, operation | LOCK_NB) == 0) return FileLock(lock_fd_);
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK) {
+      return MakeError(ErrorCode::kIo, fmt::format("flock {}/LOCK: {}", dir_, std::strerror(err)));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return MakeError(
+          ErrorCode::kUnavailable,
+          fmt::format("ledger lock {}/LOCK is held by another vigie process (or another open "
+                      "Ledger); waited {} ms. Retry when it is done, or find the holder with "
+                      "`fuser {}/LOCK`",
+                      dir_,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count(),
+                      dir_));
+    }
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(delay, deadline - now));
+    delay = std::min<std::chrono::microseconds>(delay * 2, std::chrono::milliseconds(10));
+  }
 }
 
 Status Ledger::Load() {
@@ -66,17 +118,60 @@ Status Ledger::Load() {
   if (lock_fd_ < 0) {
     return MakeError(ErrorCode::kIo, fmt::format("open {}: {}", lock_path, std::strerror(errno)));
   }
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     fmt::format("ledger {} is already open (lock {} held by another process or "
-                                 "Ledger); stop the other vigie process first",
-                                 dir_, lock_path));
-  }
+  VIGIE_ASSIGN_OR_RETURN(FileLock held, LockDir(LOCK_EX));
   for (const std::string* path : {&entries_path_, &heads_path_, &anchors_path_}) {
     // An empty file created atomically: the directory entry is durable before any append.
     if (!fs.Exists(*path)) VIGIE_RETURN_IF_ERROR(fs.WriteFileAtomic(*path, "", 0600));
   }
+  return CatchUp(/*exclusive=*/true);
+}
 
+Result<Ledger::FileLock> Ledger::LockForWrite() {
+  VIGIE_ASSIGN_OR_RETURN(FileLock held, LockDir(LOCK_EX));
+  VIGIE_RETURN_IF_ERROR(CatchUp(/*exclusive=*/true));
+  return held;
+}
+
+Status Ledger::RefreshForRead() {
+  if (failed_) return tl::unexpected(*failed_);
+  // Unchanged sizes: nothing committed since (an append in progress shows as growth; a frame is
+  // only ever removed beyond the committed size, by a rollback or a repair).
+  bool grew = false;
+  for (auto [path, known] :
+       {std::pair{&entries_path_, entries_size_}, std::pair{&heads_path_, heads_size_},
+        std::pair{&anchors_path_, anchors_size_}}) {
+    struct stat st;
+    if (::stat(path->c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != known) {
+      grew = true;  // CatchUp names what is wrong (missing, shrunk) or reads what is new
+      break;
+    }
+  }
+  if (!grew) return OkStatus();
+  VIGIE_ASSIGN_OR_RETURN(FileLock held, LockDir(LOCK_SH));
+  return CatchUp(/*exclusive=*/false);
+}
+
+void Ledger::RefreshOrLog() {
+  if (auto s = RefreshForRead(); !s) {
+    log::Warn("ledger.refresh_failed", {{"dir", dir_}, {"error", s.error().ToString()}});
+  }
+}
+
+Status Ledger::Refresh() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return RefreshForRead();
+}
+
+Status Ledger::CatchUp(bool exclusive) {
+  if (failed_) return tl::unexpected(*failed_);
+  auto status = CatchUpImpl(exclusive);
+  if (!status && status.error().code == ErrorCode::kIntegrity) failed_ = status.error();
+  return status;
+}
+
+Status Ledger::CatchUpImpl(bool exclusive) {
+  // Every frame is accepted only once checked, and the known sizes advance frame by frame: an
+  // error part-way leaves a consistent (older) state.
   auto corrupt = [&](const std::string& path, uint64_t offset, std::string_view what) {
     return MakeError(ErrorCode::kIntegrity,
                      fmt::format("ledger file {}: {} at offset {}; the ledger refuses to append. "
@@ -84,11 +179,35 @@ Status Ledger::Load() {
                                  "restore the ledger directory from backup",
                                  path, what, offset, dir_));
   };
+  auto open = [&](const std::string& path, const internal::Magic& magic,
+                  uint64_t start) -> Result<std::unique_ptr<FrameReader>> {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err == ENOENT) {
+        return corrupt(path, start, "the file is missing (deleted since the ledger was opened)");
+      }
+      return MakeError(ErrorCode::kIo, fmt::format("stat {}: {}", path, std::strerror(err)));
+    }
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (size == start) return std::unique_ptr<FrameReader>();  // nothing new
+    if (size < start) {
+      return corrupt(path, size,
+                     fmt::format("the file shrank below the {} bytes already read (an "
+                                 "append-only file was truncated)",
+                                 start));
+    }
+    // Sized to what is new: catching up after one append reads a few hundred bytes.
+    const size_t buffer = static_cast<size_t>(std::min<uint64_t>(size - start, 8u << 20));
+    return FrameReader::Open(path, magic, buffer, start);
+  };
 
   std::vector<Repair> repairs;
-  {
-    VIGIE_ASSIGN_OR_RETURN(auto reader, FrameReader::Open(entries_path_, internal::kEntryMagic));
-    Hash prev{};
+  std::optional<std::string> damaged_entry;  // the tail entry frame's problem, if damaged
+  VIGIE_ASSIGN_OR_RETURN(auto entries, open(entries_path_, internal::kEntryMagic, entries_size_));
+  if (entries != nullptr) {
+    FrameReader* reader = entries.get();
+    Hash prev = tree_.size() == 0 ? Hash{} : tree_.leaf(tree_.size() - 1);
     for (;;) {
       VIGIE_ASSIGN_OR_RETURN(Frame f, reader->Next());
       if (f.kind == Frame::Kind::kEnd) break;
@@ -96,7 +215,10 @@ Status Ledger::Load() {
       if (f.kind == Frame::Kind::kDamaged) {
         if (!f.at_tail)
           return corrupt(entries_path_, f.offset, fmt::format("entry {}: {}", seq, f.problem));
-        repairs.push_back({entries_path_, f.offset, reader->file_size() - f.offset, f.problem});
+        damaged_entry = f.problem;
+        if (exclusive) {
+          repairs.push_back({entries_path_, f.offset, reader->file_size() - f.offset, f.problem});
+        }
         break;
       }
       auto header = DecodeEntryHeader(f.payload);
@@ -116,59 +238,62 @@ Status Ledger::Load() {
       entries_size_ = f.offset + f.size;
     }
   }
-  {
-    VIGIE_ASSIGN_OR_RETURN(auto reader,
-                           FrameReader::Open(heads_path_, internal::kHeadMagic, 1 << 16));
+  VIGIE_ASSIGN_OR_RETURN(auto heads, open(heads_path_, internal::kHeadMagic, heads_size_));
+  if (heads != nullptr) {
+    FrameReader* reader = heads.get();
     for (;;) {
       VIGIE_ASSIGN_OR_RETURN(Frame f, reader->Next());
       if (f.kind == Frame::Kind::kEnd) break;
       if (f.kind == Frame::Kind::kDamaged) {
         if (!f.at_tail) return corrupt(heads_path_, f.offset, f.problem);
-        repairs.push_back({heads_path_, f.offset, reader->file_size() - f.offset, f.problem});
+        if (exclusive) {
+          repairs.push_back({heads_path_, f.offset, reader->file_size() - f.offset, f.problem});
+        }
         break;
       }
-      auto head = DecodeTreeHead(f.payload);
-      if (!head) return corrupt(heads_path_, f.offset, head.error().message);
-      heads_.push_back(*head);
+      auto decoded = DecodeTreeHead(f.payload);
+      if (!decoded) return corrupt(heads_path_, f.offset, decoded.error().message);
+      const TreeHead& head = *decoded;
+      const size_t i = heads_.size();
+      if (head.tree_size > tree_.size()) {
+        std::string what = fmt::format(
+            "tree head #{} covers {} entries but the ledger holds {}: signed entries are missing",
+            i, head.tree_size, tree_.size());
+        if (damaged_entry) {
+          what += fmt::format(" (entry {} is damaged: {}; a signed entry is never a torn write)",
+                              tree_.size(), *damaged_entry);
+        }
+        return corrupt(entries_path_, entries_size_, what);
+      }
+      VIGIE_ASSIGN_OR_RETURN(Hash root, tree_.Root(head.tree_size));
+      if (root != head.root) {
+        return corrupt(entries_path_, 0,
+                       fmt::format("the entries no longer match tree head #{} (size {}): root {} "
+                                   "expected {}",
+                                   i, head.tree_size, HexEncode(root), HexEncode(head.root)));
+      }
+      if (signer_ != nullptr) {
+        if (auto s = VerifyTreeHead(head, signer_->public_key()); !s) {
+          return corrupt(heads_path_, f.offset,
+                         fmt::format("tree head #{} (size {}) is not signed by the fleet key", i,
+                                     head.tree_size));
+        }
+      }
+      heads_.push_back(head);
       heads_size_ = f.offset + f.size;
     }
   }
-  for (size_t i = 0; i < heads_.size(); ++i) {
-    const TreeHead& head = heads_[i];
-    if (head.tree_size > tree_.size()) {
-      std::string what = fmt::format(
-          "tree head #{} covers {} entries but the ledger holds {}: signed entries are missing", i,
-          head.tree_size, tree_.size());
-      if (!repairs.empty() && repairs[0].path == entries_path_) {
-        what += fmt::format(" (entry {} is damaged: {}; a signed entry is never a torn write)",
-                            tree_.size(), repairs[0].problem);
-      }
-      return corrupt(entries_path_, entries_size_, what);
-    }
-    VIGIE_ASSIGN_OR_RETURN(Hash root, tree_.Root(head.tree_size));
-    if (root != head.root) {
-      return corrupt(entries_path_, 0,
-                     fmt::format("the entries no longer match tree head #{} (size {}): root {} "
-                                 "expected {}",
-                                 i, head.tree_size, HexEncode(root), HexEncode(head.root)));
-    }
-    if (signer_ != nullptr) {
-      if (auto s = VerifyTreeHead(head, signer_->public_key()); !s) {
-        return corrupt(heads_path_, 0,
-                       fmt::format("tree head #{} (size {}) is not signed by the fleet key", i,
-                                   head.tree_size));
-      }
-    }
-  }
-  {
-    VIGIE_ASSIGN_OR_RETURN(auto reader,
-                           FrameReader::Open(anchors_path_, internal::kAnchorMagic, 1 << 16));
+  VIGIE_ASSIGN_OR_RETURN(auto anchors, open(anchors_path_, internal::kAnchorMagic, anchors_size_));
+  if (anchors != nullptr) {
+    FrameReader* reader = anchors.get();
     for (;;) {
       VIGIE_ASSIGN_OR_RETURN(Frame f, reader->Next());
       if (f.kind == Frame::Kind::kEnd) break;
       if (f.kind == Frame::Kind::kDamaged) {
         if (!f.at_tail) return corrupt(anchors_path_, f.offset, f.problem);
-        repairs.push_back({anchors_path_, f.offset, reader->file_size() - f.offset, f.problem});
+        if (exclusive) {
+          repairs.push_back({anchors_path_, f.offset, reader->file_size() - f.offset, f.problem});
+        }
         break;
       }
       auto record = AnchorRecordFromJson(AsString(f.payload));
@@ -177,13 +302,15 @@ Status Ledger::Load() {
       anchors_size_ = f.offset + f.size;
     }
   }
+  // Only under the exclusive lock (no append in progress anywhere): what is damaged at the
+  // tail was left by a writer that crashed.
   for (const Repair& r : repairs) {
     // Never silent: a torn final write is a crash artefact worth an operator's attention.
     log::Warn("ledger.torn_tail_repaired", {{"file", r.path},
                                             {"offset", r.offset},
                                             {"bytes_dropped", r.bytes},
                                             {"problem", r.problem}});
-    VIGIE_RETURN_IF_ERROR(fs.Truncate(r.path, r.offset));
+    VIGIE_RETURN_IF_ERROR(env_.fs->Truncate(r.path, r.offset));
   }
   return OkStatus();
 }
@@ -213,6 +340,8 @@ Result<EntryRef> Ledger::Append(std::string_view kind, std::string_view site,
 
 Result<std::vector<EntryRef>> Ledger::AppendBatch(std::span<const NewEntry> entries) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (broken_) return AppendLocked(entries);  // refuses, naming why
+  VIGIE_ASSIGN_OR_RETURN(FileLock held, LockForWrite());
   return AppendLocked(entries);
 }
 
@@ -265,6 +394,7 @@ Result<TreeHead> Ledger::SignTreeHead() {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("ledger {}: reopen it before signing a tree head", dir_));
   }
+  VIGIE_ASSIGN_OR_RETURN(FileLock held, LockForWrite());
   TreeHead head;
   head.tree_size = tree_.size();
   head.timestamp_ms = NowMs(*env_.clock);
@@ -282,18 +412,21 @@ Result<TreeHead> Ledger::SignTreeHead() {
 
 Result<InclusionProof> Ledger::ProveInclusion(uint64_t seq, uint64_t tree_size) {
   std::lock_guard<std::mutex> lock(mu_);
+  VIGIE_RETURN_IF_ERROR(RefreshForRead());
   VIGIE_ASSIGN_OR_RETURN(auto path, tree_.InclusionProof(seq, tree_size));
   return InclusionProof{seq, tree_size, tree_.leaf(seq), std::move(path)};
 }
 
 Result<ConsistencyProof> Ledger::ProveConsistency(uint64_t old_size, uint64_t new_size) {
   std::lock_guard<std::mutex> lock(mu_);
+  VIGIE_RETURN_IF_ERROR(RefreshForRead());
   VIGIE_ASSIGN_OR_RETURN(auto path, tree_.ConsistencyProof(old_size, new_size));
   return ConsistencyProof{old_size, new_size, std::move(path)};
 }
 
 Result<Hash> Ledger::Root(uint64_t tree_size) {
   std::lock_guard<std::mutex> lock(mu_);
+  VIGIE_RETURN_IF_ERROR(RefreshForRead());
   return tree_.Root(tree_size);
 }
 
@@ -302,6 +435,8 @@ Result<Entry> Ledger::ReadEntry(uint64_t seq) {
   Hash expected;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Entries below the known size never change (append-only): catch up only to read past it.
+    if (seq >= tree_.size() || failed_) VIGIE_RETURN_IF_ERROR(RefreshForRead());
     if (seq >= tree_.size()) {
       return MakeError(ErrorCode::kNotFound, fmt::format("ledger {} has no entry {} (it holds {})",
                                                          dir_, seq, tree_.size()));
@@ -335,18 +470,21 @@ Result<Entry> Ledger::ReadEntry(uint64_t seq) {
   return DecodeEntry(payload);
 }
 
-uint64_t Ledger::size() const {
+uint64_t Ledger::size() {
   std::lock_guard<std::mutex> lock(mu_);
+  RefreshOrLog();
   return tree_.size();
 }
 
-std::vector<TreeHead> Ledger::TreeHeads() const {
+std::vector<TreeHead> Ledger::TreeHeads() {
   std::lock_guard<std::mutex> lock(mu_);
+  RefreshOrLog();
   return heads_;
 }
 
-std::optional<TreeHead> Ledger::LatestTreeHead() const {
+std::optional<TreeHead> Ledger::LatestTreeHead() {
   std::lock_guard<std::mutex> lock(mu_);
+  RefreshOrLog();
   if (heads_.empty()) return std::nullopt;
   return heads_.back();
 }
@@ -357,6 +495,7 @@ Status Ledger::RecordAnchor(const AnchorRecord& record) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      fmt::format("ledger {}: reopen it before recording an anchor", dir_));
   }
+  VIGIE_ASSIGN_OR_RETURN(FileLock held, LockForWrite());
   std::string json = AnchorRecordToJson(record);
   std::string frame;
   internal::AppendFrame(internal::kAnchorMagic, Bytes(json), frame);
@@ -366,8 +505,9 @@ Status Ledger::RecordAnchor(const AnchorRecord& record) {
   return OkStatus();
 }
 
-std::vector<AnchorRecord> Ledger::AnchorRecords() const {
+std::vector<AnchorRecord> Ledger::AnchorRecords() {
   std::lock_guard<std::mutex> lock(mu_);
+  RefreshOrLog();
   return anchors_;
 }
 
