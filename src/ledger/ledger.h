@@ -44,7 +44,7 @@
 // across the flock wait). Several Ledgers, in one process or several, may have a directory
 // open at once: flock locks belong to the open file description, and each Ledger opens LOCK
 // itself, so two Ledgers in one process exclude each other like two processes do.
-// VerifyLedger needs no lock.
+// VerifyLedger takes the lock shared only while it snapshots the files (verify.cc).
 //
 // Integrity failures found while catching up (tampering, a file that shrank or vanished) are
 // sticky: every later operation returns the same kIntegrity error.

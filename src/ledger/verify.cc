@@ -1,10 +1,17 @@
 #include "ledger/verify.h"
 
-#include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <numeric>
+#include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "base/encoding.h"
 #include "base/env.h"
@@ -37,6 +44,45 @@ std::string_view ProblemKindName(ProblemKind kind) {
 
 namespace {
 
+// A shared flock on the ledger's LOCK file, taken with a bounded wait (30 s; writers hold the
+// exclusive lock only for one append). No LOCK file (a ledger never opened for writing, or a
+// copy): nothing to exclude.
+class SharedLock {
+ public:
+  static Result<SharedLock> Acquire(const std::string& path) {
+    SharedLock lock;
+    lock.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock.fd_ < 0) {
+      if (errno == ENOENT) return lock;
+      return MakeError(ErrorCode::kIo, fmt::format("open {}: {}", path, std::strerror(errno)));
+    }
+    for (int waited_ms = 0;; waited_ms += 10) {
+      if (::flock(lock.fd_, LOCK_SH | LOCK_NB) == 0) return lock;
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        return MakeError(ErrorCode::kIo, fmt::format("flock {}: {}", path, std::strerror(errno)));
+      }
+      if (waited_ms >= 30000) {
+        return MakeError(ErrorCode::kUnavailable,
+                         fmt::format("{} is held by another vigie process for more than 30 s; "
+                                     "retry when it has finished writing",
+                                     path));
+      }
+      ::usleep(10000);
+    }
+  }
+  SharedLock() = default;
+  SharedLock(SharedLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  SharedLock& operator=(SharedLock&&) = delete;
+  ~SharedLock() { Release(); }
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the flock
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 class Verifier {
  public:
   Verifier(std::string dir, const crypto::Ed25519PublicKey& key)
@@ -46,8 +92,14 @@ class Verifier {
         key_(key) {}
 
   Result<VerifyReport> Run() {
+    // A consistent snapshot while other processes append (ledger.h: writes hold <dir>/LOCK
+    // exclusively): under a shared lock, read the heads and open the entries file, whose size
+    // at open bounds what is verified; then release, so writers wait at most for the opening.
+    // Without the lock, a frame being appended could be mistaken for a torn tail.
+    VIGIE_ASSIGN_OR_RETURN(SharedLock snapshot, SharedLock::Acquire(dir_ + "/LOCK"));
     VIGIE_RETURN_IF_ERROR(LoadHeads());
     auto opened = FrameReader::Open(entries_path_, internal::kEntryMagic);
+    snapshot.Release();
     if (!opened) {
       if (opened.error().code == ErrorCode::kNotFound) {
         return MakeError(ErrorCode::kNotFound,

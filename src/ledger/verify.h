@@ -4,7 +4,9 @@
 // VerifyLedger streams entries.seg once (large sequential reads, one SHA-256 per entry, no
 // allocation per entry), recomputing every entry hash, the hash chain and the Merkle root at
 // every stored tree head, and checks every head's signature under the fleet key. It never
-// modifies the directory. The first problem found (in file order) is reported:
+// modifies the directory. Other processes may append meanwhile: under a brief shared lock on
+// <dir>/LOCK it reads the heads and fixes the entries file's size, and verifies that snapshot
+// (kUnavailable if a writer holds the lock for more than 30 s). The first problem found (in file order) is reported:
 //   modified      an entry's bytes changed: its checksum or its hash no longer matches (the
 //                 next entry's prev_hash, or a signed head's root). `seq` is the changed entry
 //                 (for a root mismatch with an intact chain: the first entry the head covers
