@@ -685,6 +685,11 @@ TEST_F(ProvisionMotoTest, ThreeSitesGetThreeConfinedPrincipalsAndReRunIsIdempote
                              "arn:aws:secretsmanager:" + std::string(kRegion) +
                                  ":*:secret:vigie/sites/" + site + "/*",
                              res.kms_key_arn}));
+    // The site's KMS key rotates (yearly by default; MAINT_020), as moto reports it.
+    auto rotation = r.JsonCall("kms", "TrentService.GetKeyRotationStatus",
+                               Json{{"KeyId", res.kms_key_id}});
+    ASSERT_TRUE(rotation) << rotation.error().ToString();
+    EXPECT_EQ(rotation->value("KeyRotationEnabled", false), true) << rotation->dump();
     for (const auto& other : sites) {
       if (other == site) continue;
       EXPECT_THAT(*doc, Not(HasSubstr(other)));
