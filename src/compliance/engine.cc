@@ -73,6 +73,18 @@ Result<Report> Evaluate(const RuleRegistry& registry, EvidenceSource& evidence,
     wanted.insert(rule->id);
   }
 
+  // One evaluation: the source may read its evidence once for all of it. The fleet-wide
+  // indexes and any cached evidence are dropped on every return path, so a later evaluation
+  // sees fresh evidence.
+  struct EndEvaluation {
+    EvidenceSource& e;
+    ~EndEvaluation() {
+      e.set_sharing(nullptr);
+      e.EndEvaluation();
+    }
+  } end_evaluation{evidence};
+  evidence.BeginEvaluation();
+
   std::vector<std::string> sites = evidence.Sites();
   std::sort(sites.begin(), sites.end());
   sites.erase(std::unique(sites.begin(), sites.end()), sites.end());
@@ -88,12 +100,7 @@ Result<Report> Evaluate(const RuleRegistry& registry, EvidenceSource& evidence,
 
   Report report;
   report.generated_at = evidence.Now();
-  // Fleet-wide indexes are built once for the whole evaluation, not once per site; cleared on
-  // every return path so a later evaluation sees fresh evidence.
-  struct ClearSharing {
-    EvidenceSource& e;
-    ~ClearSharing() { e.set_sharing(nullptr); }
-  } clear_sharing{evidence};
+  // Fleet-wide indexes are built once for the whole evaluation, not once per site.
   evidence.set_sharing(BuildSharingIndex(evidence));
   for (const RuleInfo& rule : Catalog()) {
     if (!wanted.empty() && !wanted.contains(rule.id)) continue;

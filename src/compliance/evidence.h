@@ -35,6 +35,8 @@ struct VaultRunEvidence {
   int64_t drift = -1;  // policies differing from config at the end of the run; -1 = not measured
   std::string policy_digest;  // SHA-256 of the config's policy set
   std::string message;
+
+  friend bool operator==(const VaultRunEvidence&, const VaultRunEvidence&) = default;
 };
 
 // The run that sent sys/init (PROV_011, PROV_012).
@@ -46,18 +48,24 @@ struct VaultInitEvidence {
   int64_t shares_stored = 0;
   std::optional<WallTime> root_revoked_at;
   bool root_revocation_verified = false;
+
+  friend bool operator==(const VaultInitEvidence&, const VaultInitEvidence&) = default;
 };
 
 struct VaultBootstrapEvidence {
   VaultRunEvidence latest;                          // the site's last run
   std::optional<VaultRunEvidence> last_policy_run;  // the last run with drift >= 0
   std::optional<VaultInitEvidence> init;            // the last run that sent sys/init
+
+  friend bool operator==(const VaultBootstrapEvidence&, const VaultBootstrapEvidence&) = default;
 };
 
 // One secret of the secrets backend, by name and tags (never its value).
 struct SecretEvidence {
   std::string name;
   std::map<std::string, std::string> tags;
+
+  friend bool operator==(const SecretEvidence&, const SecretEvidence&) = default;
 };
 
 // What `vigie site provision` recorded (src/provision/provisioner.h; tables site_principals,
@@ -70,6 +78,8 @@ struct PrincipalEvidence {  // PROV_001
   std::string policy_document;  // the JSON policy as applied
   std::string access_key_id;
   std::string kms_key_arn;  // the site's own KMS key
+
+  friend bool operator==(const PrincipalEvidence&, const PrincipalEvidence&) = default;
 };
 struct CredentialEvidence {  // PROV_002, PROV_003, PROV_005
   std::string name;          // agent_api_secret, admin_password, db_password, ...
@@ -83,6 +93,8 @@ struct CredentialEvidence {  // PROV_002, PROV_003, PROV_005
   std::string secret_ref;     // secrets-backend name of a readable copy; may be empty
   bool must_change = false;
   std::optional<WallTime> changed_at;
+
+  friend bool operator==(const CredentialEvidence&, const CredentialEvidence&) = default;
 };
 struct PackageEvidence {  // PROV_003, PROV_023
   std::string package_id;
@@ -93,6 +105,8 @@ struct PackageEvidence {  // PROV_003, PROV_023
   std::string enrollment_key_fingerprint;  // hex SHA-256 of enrollment_key
   WallTime created_at;
   WallTime expires_at;
+
+  friend bool operator==(const PackageEvidence&, const PackageEvidence&) = default;
 };
 
 // One status the ledger's anchoring recorded for an anchor (table ledger_anchors, written by
@@ -110,6 +124,8 @@ struct LedgerAnchorRowEvidence {
   uint64_t required_confirmations = 0;
   std::string detail;
   WallTime checked_at;
+
+  friend bool operator==(const LedgerAnchorRowEvidence&, const LedgerAnchorRowEvidence&) = default;
 };
 
 // The ledger anchoring evidence of one site (PROV_020).
@@ -120,6 +136,8 @@ struct LedgerAnchorEvidence {
   // chain, then local; the latest status of each anchor only).
   std::optional<LedgerAnchorRowEvidence> covering;
   std::optional<LedgerAnchorRowEvidence> latest;  // the latest anchor status of any size
+
+  friend bool operator==(const LedgerAnchorEvidence&, const LedgerAnchorEvidence&) = default;
 };
 
 // What the fleet manager (src/fleet) recorded about one site: its registration (PROV_021), its
@@ -129,6 +147,8 @@ struct HealthcheckEvidence {
   int64_t id = 0;
   WallTime received_at;
   bool passed = false;
+
+  friend bool operator==(const HealthcheckEvidence&, const HealthcheckEvidence&) = default;
 };
 struct LicenseActivationEvidence {
   WallTime activated_at;
@@ -136,6 +156,9 @@ struct LicenseActivationEvidence {
   WallTime healthcheck_at;
   // The referenced healthcheck row as stored (nullopt when it is missing).
   std::optional<HealthcheckEvidence> healthcheck;
+
+  friend bool operator==(const LicenseActivationEvidence&,
+                         const LicenseActivationEvidence&) = default;
 };
 struct AlertEvidence {
   std::string rule;      // "MAINT_002"
@@ -143,6 +166,29 @@ struct AlertEvidence {
   std::string state;     // "firing" | "resolved"
   WallTime started_at;
   std::optional<WallTime> resolved_at;
+
+  friend bool operator==(const AlertEvidence&, const AlertEvidence&) = default;
+};
+// MAINT_003: the latest self-check of a component's /metrics rendering, parsed and linted as
+// promtool would (table metrics_selfcheck, written by the fleet manager: src/fleet/
+// metrics_selfcheck.h).
+struct MetricsSelfCheckEvidence {
+  std::string component;  // "fleet"
+  bool ok = false;
+  int64_t families = 0;
+  int64_t samples = 0;
+  std::string error;  // "" when ok
+  WallTime checked_at;
+};
+// MAINT_003: the self-check of its own /metrics an agent reported with the site's latest
+// heartbeat ("metrics" in the stored healthcheck report, src/fleet/health_report.h).
+struct AgentMetricsEvidence {
+  WallTime received_at;   // of the latest heartbeat
+  bool reported = false;  // false: that heartbeat carried no "metrics" (an older agent)
+  bool ok = false;
+  int64_t families = 0;
+  int64_t samples = 0;
+  std::string error;
 };
 struct FleetSiteEvidence {
   std::optional<WallTime> registered_at;  // nullopt: never registered
@@ -150,6 +196,8 @@ struct FleetSiteEvidence {
   std::vector<HealthcheckEvidence> healthchecks;  // the recorded ones, oldest first
   std::vector<LicenseActivationEvidence> activations;
   std::vector<AlertEvidence> alerts;  // oldest first
+
+  friend bool operator==(const FleetSiteEvidence&, const FleetSiteEvidence&) = default;
 };
 
 // Who uses each identifier across the fleet (PROV_001: "no principal, access key or secret is
@@ -172,6 +220,13 @@ class EvidenceSource {
   // builds its own with BuildSharingIndex). Set by compliance::Evaluate.
   const SharingIndex* sharing() const { return sharing_.get(); }
   void set_sharing(std::shared_ptr<const SharingIndex> index) { sharing_ = std::move(index); }
+
+  // Brackets one evaluation (compliance::Evaluate calls them, EndEvaluation on every return
+  // path). Between the two a source may answer from evidence it read once for the whole
+  // evaluation (StoreEvidence loads each table once, in bulk, on first use); outside, every
+  // query reads the evidence afresh. Calls do not nest.
+  virtual void BeginEvaluation() {}
+  virtual void EndEvaluation() {}
 
   // Ids of every provisioned site, sorted, without duplicates.
   virtual std::vector<std::string> Sites() = 0;
@@ -214,6 +269,18 @@ class EvidenceSource {
   virtual std::optional<FleetSiteEvidence> FleetSite(std::string_view site) {
     return std::nullopt;
   }
+  // MAINT_003: the latest /metrics self-check of `component` ("fleet"); nullopt when none was
+  // recorded (or this source has none to offer).
+  virtual std::optional<MetricsSelfCheckEvidence> MetricsSelfCheckRecord(
+      std::string_view component) {
+    return std::nullopt;
+  }
+  // MAINT_003: the metrics self-check of the latest heartbeat of `site`; nullopt when the site
+  // has no heartbeat recorded (or this source has none to offer).
+  virtual std::optional<AgentMetricsEvidence> AgentMetricsReport(std::string_view site) {
+    return std::nullopt;
+  }
+
  private:
   std::shared_ptr<const SharingIndex> sharing_;
 };
@@ -276,6 +343,24 @@ class MemoryEvidence final : public EvidenceSource {
     return it->second;
   }
 
+  void SetMetricsSelfCheck(MetricsSelfCheckEvidence e) {
+    metrics_selfcheck_[e.component] = std::move(e);
+  }
+  void SetAgentMetrics(std::string site, AgentMetricsEvidence e) {
+    agent_metrics_[std::move(site)] = std::move(e);
+  }
+  std::optional<MetricsSelfCheckEvidence> MetricsSelfCheckRecord(
+      std::string_view component) override {
+    auto it = metrics_selfcheck_.find(component);
+    if (it == metrics_selfcheck_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<AgentMetricsEvidence> AgentMetricsReport(std::string_view site) override {
+    auto it = agent_metrics_.find(site);
+    if (it == agent_metrics_.end()) return std::nullopt;
+    return it->second;
+  }
+
  private:
   std::map<std::string, VaultBootstrapEvidence, std::less<>> vault_;
   std::optional<std::vector<SecretEvidence>> secrets_;
@@ -285,6 +370,8 @@ class MemoryEvidence final : public EvidenceSource {
   std::optional<Bytes> fleet_key_;
   std::map<std::string, LedgerAnchorEvidence, std::less<>> ledger_anchor_;
   std::map<std::string, FleetSiteEvidence, std::less<>> fleet_site_;
+  std::map<std::string, MetricsSelfCheckEvidence, std::less<>> metrics_selfcheck_;
+  std::map<std::string, AgentMetricsEvidence, std::less<>> agent_metrics_;
   WallTime now_;
   std::set<std::string> sites_;
   std::map<std::string, std::string, std::less<>> config_;

@@ -173,6 +173,99 @@ TEST(RenderJsonTest, InvalidUtf8DoesNotThrow) {
   EXPECT_NO_THROW(nlohmann::json::parse(json));
 }
 
+// The DOM rendering RenderJson replaced (schema v1 as first shipped): the byte-for-byte
+// reference of the direct writer.
+std::string ReferenceJson(const Report& report) {
+  using Json = nlohmann::ordered_json;
+  Json rules = Json::array();
+  for (const RuleReport& rule : report.rules) {
+    Json results = Json::array();
+    for (const auto& [site, result] : rule.results) {
+      Json evidence = Json::object();
+      for (const EvidenceItem& item : result.evidence) evidence[item.key] = item.value;
+      results.push_back(Json{{"site", site},
+                             {"status", StatusName(result.status)},
+                             {"summary", result.summary},
+                             {"remedy", result.remedy},
+                             {"evidence", std::move(evidence)}});
+    }
+    rules.push_back(Json{{"id", rule.info.id},
+                         {"title", rule.info.title},
+                         {"section", rule.info.section},
+                         {"scope", ScopeName(rule.info.scope)},
+                         {"status", StatusName(rule.status())},
+                         {"results", std::move(results)}});
+  }
+  Json doc{{"schema", "vigie.compliance.v1"},
+           {"generated_at", FormatRfc3339(report.generated_at)},
+           {"ok", report.ok()},
+           {"totals",
+            {{"pass", report.totals.pass},
+             {"fail", report.totals.fail},
+             {"not_applicable", report.totals.not_applicable}}},
+           {"rules", std::move(rules)}};
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+// Hostile strings: every escape, control bytes, valid 2/3/4-byte UTF-8, and invalid sequences of
+// every kind (stray continuation, truncated, overlong, surrogate, > U+10FFFF, 0xFE/0xFF).
+const std::vector<std::string> kHostile = {
+    "",
+    "plain ascii",
+    "quote \" backslash \\ slash /",
+    std::string("nul \0 byte", 10),
+    "\x01\x07\x08\x09\x0a\x0b\x0c\x0d\x1b\x1f\x20\x7f",
+    "caf\xc3\xa9 \xe2\x89\xa5 128 bits \xf0\x9f\x94\x92",
+    "stray \x80 continuation",
+    "truncated \xe2\x82",
+    "truncated at end \xe2\x82",
+    "\xe2\x82",
+    "overlong \xc0\xaf and \xe0\x80\xaf",
+    "surrogate \xed\xa0\x80",
+    "too big \xf4\x90\x80\x80 and \xf5\x80\x80\x80",
+    "\xff\xfe bytes",
+    "mixed \xc3\xa9\xff\"\n\xe2\x82\xac",
+};
+
+TEST(RenderJsonTest, ByteIdenticalToTheDomRendering) {
+  std::vector<Report> reports = {AllNotImplemented(), Mixed(), Report{}};
+  // Every hostile string in every field that is check text, plus duplicate evidence keys (the
+  // last value wins, in the first key's place) and empty evidence.
+  Report hostile;
+  hostile.generated_at = kNow;
+  RuleReport rule{*FindRule("MAINT_010"), {}};
+  for (size_t i = 0; i < kHostile.size(); ++i) {
+    const std::string& h = kHostile[i];
+    CheckResult r = i % 2 ? Fail(h, h, {{h, h}, {"k", "1"}, {h, "dup"}}) : NotApplicable(h);
+    rule.results.emplace_back(h, std::move(r));
+  }
+  hostile.rules.push_back(rule);
+  hostile.rules.push_back(RuleReport{*FindRule("MAINT_004"), {}});  // no result at all
+  hostile.totals = {0, 2, 0};
+  reports.push_back(hostile);
+  // Random bytes, biased towards the interesting ones.
+  uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1664525u + 1013904223u; };
+  const std::string alphabet = "a\"\\\n\x01\x7f\x80\xbf\xc2\xc3\xe0\xe2\xed\xef\xf0\xf4\xf5\xff";
+  Report random;
+  random.generated_at = kNow;
+  RuleReport random_rule{*FindRule("PROV_001"), {}};
+  for (int i = 0; i < 2000; ++i) {
+    std::string text;
+    for (uint32_t n = next() % 12; n > 0; --n) {
+      text += (next() % 3 == 0) ? static_cast<char>(next() >> 24)
+                                : alphabet[(next() >> 16) % alphabet.size()];
+    }
+    random_rule.results.emplace_back(text, Fail(text, text, {{text, text}}));
+  }
+  random.rules.push_back(random_rule);
+  reports.push_back(random);
+
+  for (size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_EQ(RenderJson(reports[i]), ReferenceJson(reports[i])) << "report " << i;
+  }
+}
+
 boost::property_tree::ptree ParseXml(const std::string& xml) {
   std::istringstream in(xml);
   boost::property_tree::ptree tree;
