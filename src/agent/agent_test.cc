@@ -186,6 +186,12 @@ TEST_F(AgentTest, RegistersFirstThenHeartbeatsAtMostEverySixtySeconds) {
   auto parsed = fleet::ParseHealthReport(health.dump());  // what the fleet manager runs
   ASSERT_TRUE(parsed) << parsed.error().ToString();
   EXPECT_TRUE(parsed->passed);
+  // MAINT_003: the agent's self-check of its own /metrics rides along, and the fleet reads it.
+  ASSERT_TRUE(parsed->metrics) << health.dump();
+  EXPECT_TRUE(parsed->metrics->ok) << parsed->metrics->error;
+  EXPECT_GE(parsed->metrics->families, 9);
+  EXPECT_GT(parsed->metrics->samples, 9);
+  EXPECT_EQ(health["metrics"]["error"], "");
   EXPECT_TRUE(calls[1].body["admin_password_changed_at"].is_null());
   EXPECT_EQ(calls[1].body["admin_password_must_change"], true);
 

@@ -30,6 +30,33 @@ Status CheckComponent(const json& j, const std::string& name, HealthReport& out)
   return OkStatus();
 }
 
+Result<MetricsReport> ParseMetricsReport(const json& j) {
+  auto bad = [](const std::string& what) {
+    return MakeError(ErrorCode::kInvalidArgument, "heartbeat report: field metrics" + what);
+  };
+  if (!j.is_object()) return bad(" must be an object {\"ok\", \"families\", ...}");
+  MetricsReport m;
+  auto ok = j.find("ok");
+  if (ok == j.end() || !ok->is_boolean()) return bad(".ok must be a boolean");
+  m.ok = ok->get<bool>();
+  auto count = [&](const char* key, bool required, int64_t& out) -> Status {
+    auto it = j.find(key);
+    if (it == j.end() && !required) return OkStatus();
+    if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() < 0) {
+      return bad(std::string(".") + key + " must be a non-negative integer");
+    }
+    out = it->get<int64_t>();
+    return OkStatus();
+  };
+  VIGIE_RETURN_IF_ERROR(count("families", true, m.families));
+  VIGIE_RETURN_IF_ERROR(count("samples", false, m.samples));
+  if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
+    if (!e->is_string()) return bad(".error must be a string");
+    m.error = e->get<std::string>();
+  }
+  return m;
+}
+
 }  // namespace
 
 Result<HealthReport> ParseHealthReport(std::string_view body) {
@@ -71,6 +98,9 @@ Result<HealthReport> ParseHealthReport(std::string_view body) {
   }
   if (auto vault = j.find("vault"); vault != j.end() && !vault->is_null()) {
     VIGIE_RETURN_IF_ERROR(CheckComponent(*vault, "vault", out));
+  }
+  if (auto metrics = j.find("metrics"); metrics != j.end() && !metrics->is_null()) {
+    VIGIE_ASSIGN_OR_RETURN(out.metrics, ParseMetricsReport(*metrics));
   }
   out.passed = out.failing.empty();
   out.canonical_json = j.dump();

@@ -9,11 +9,18 @@
 //     "cpu":      {"ok": true, ...},
 //     "services": {"<name>": {"ok": true, ...}, ...}  (the agent's own services, >= 1 entry)
 //     "vault":    {"ok": true, "sealed": false, ...}  (optional: where Vault is configured)
+//     "metrics":  {"ok": true, "families": 9, "samples": 20, "error": ""}
+//                 (optional: the agent's self-check of its own /metrics, MAINT_003; "samples"
+//                 and "error" optional)
 //   }
-// The report passes when every "ok" is true (and, for vault, "sealed" is false).
+// The report passes when every "ok" is true (and, for vault, "sealed" is false). "metrics" does
+// not count in `passed` (a licence is not gated on it): the MAINT_003 check judges it from the
+// stored report.
 //
 // Stateless and thread-safe.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +29,21 @@
 
 namespace vigie::fleet {
 
+// The agent's self-check of its /metrics text (parsed and linted as promtool would).
+struct MetricsReport {
+  bool ok = false;
+  int64_t families = 0;
+  int64_t samples = 0;
+  std::string error;  // "" when ok
+};
+
 struct HealthReport {
   std::string agent_version;
   bool passed = false;
   // Names of failing components ("disk", "services.vault-agent", "vault"), for display.
   std::vector<std::string> failing;
+  // "metrics" when the heartbeat carried it.
+  std::optional<MetricsReport> metrics;
   // The report re-serialised compactly (what is stored as evidence).
   std::string canonical_json;
 };

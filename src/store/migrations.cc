@@ -256,6 +256,19 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_site ON alerts(site_id, state);
 )sql"},
+      // MAINT_003: the latest self-check of each component's /metrics rendering (parsed and
+      // linted as promtool would), one row per component ("fleet"), replaced at each check.
+      {9, "metrics_selfcheck",
+       R"sql(
+CREATE TABLE metrics_selfcheck (
+  component TEXT PRIMARY KEY,
+  ok INTEGER NOT NULL,
+  families INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  checked_at INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

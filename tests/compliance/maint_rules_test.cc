@@ -96,8 +96,108 @@ TEST_F(TestMonitoring, MAINT_002_alert_heartbeat_missing_2min) {
   r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
   EXPECT_EQ(r.status, Status::kPass) << r.summary;
 }
+// Evidence of the /metrics self-checks: the fleet manager's `fleet_ago` s ago, site-a's agent's
+// with its heartbeat `agent_ago` s ago; both ok.
+void GoodMetricsEvidence(MemoryEvidence& evidence, int fleet_ago, int agent_ago) {
+  const WallTime now = evidence.Now();
+  evidence.SetMetricsSelfCheck(
+      {"fleet", true, 11, 64, "", now - std::chrono::seconds(fleet_ago)});
+  evidence.SetAgentMetrics("site-a",
+                           {now - std::chrono::seconds(agent_ago), true, true, 9, 17, ""});
+}
+
+std::string Item(const CheckResult& r, std::string_view key) {
+  for (const auto& item : r.evidence) {
+    if (item.key == key) return item.value;
+  }
+  return "<absent>";
+}
+
 TEST_F(TestMonitoring, MAINT_003_prometheus_metrics) {
-  ExpectNotImplementedYet("MAINT_003", kMonitoring);
+  const WallTime now = evidence_.Now();
+  // No evidence at all -> FAIL "no evidence" naming the fleet manager's self-check.
+  CheckResult r = JudgeMonitoring(registry_, evidence_, "MAINT_003");
+  EXPECT_EQ(r.status, Status::kFail);
+  EXPECT_EQ(r.summary.rfind("no evidence: the fleet manager", 0), 0u) << r.summary;
+
+  // Both self-checks ok and recent -> PASS with the figures.
+  GoodMetricsEvidence(evidence_, 30, 20);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_003");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  EXPECT_NE(r.summary.find("fleet manager /metrics: 11 families, 64 samples, parsed 30 s ago"),
+            std::string::npos)
+      << r.summary;
+  EXPECT_NE(r.summary.find("agent of site site-a: 9 families, 17 samples, parsed 20 s ago"),
+            std::string::npos)
+      << r.summary;
+  // 600 s old is still recent enough.
+  GoodMetricsEvidence(evidence_, 600, 600);
+  EXPECT_EQ(JudgeMonitoring(registry_, evidence_, "MAINT_003").status, Status::kPass);
+
+  // Stale fleet self-check (the fleet manager stopped checking) -> FAIL with its age.
+  GoodMetricsEvidence(evidence_, 601, 20);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_003");
+  EXPECT_EQ(r.status, Status::kFail);
+  EXPECT_NE(r.summary.find("fleet manager's last /metrics self-check is 601 s old (> 600 s)"),
+            std::string::npos)
+      << r.summary;
+  EXPECT_EQ(Item(r, "fleet_metrics_age_seconds"), "601");
+  EXPECT_FALSE(r.remedy.empty());
+
+  // The fleet manager's /metrics does not parse -> FAIL with the parser's error.
+  GoodMetricsEvidence(evidence_, 30, 20);
+  evidence_.SetMetricsSelfCheck({"fleet", false, 0, 0,
+                                 "line 7: invalid value \"x\" for metric vigie_sites_active",
+                                 now - std::chrono::seconds(30)});
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_003");
+  EXPECT_EQ(r.status, Status::kFail);
+  EXPECT_NE(r.summary.find("fleet manager's /metrics fails its self-check (30 s ago): line 7: "
+                           "invalid value"),
+            std::string::npos)
+      << r.summary;
+  EXPECT_EQ(Item(r, "fleet_metrics_error"),
+            "line 7: invalid value \"x\" for metric vigie_sites_active");
+
+  // The agent reports its /metrics not ok -> FAIL naming the site and the lint problem.
+  GoodMetricsEvidence(evidence_, 30, 20);
+  evidence_.SetAgentMetrics("site-a", {now - std::chrono::seconds(20), true, false, 9, 17,
+                                       "c counter metrics should have \"_total\" suffix"});
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_003");
+  EXPECT_EQ(r.status, Status::kFail);
+  EXPECT_NE(r.summary.find("the agent of site site-a reports that its /metrics fails its "
+                           "self-check (20 s ago): c counter metrics should have"),
+            std::string::npos)
+      << r.summary;
+  EXPECT_EQ(Item(r, "agent_metrics_error"), "c counter metrics should have \"_total\" suffix");
+
+  // The agent's latest heartbeat is too old to prove anything -> FAIL with its age.
+  GoodMetricsEvidence(evidence_, 30, 900);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_003");
+  EXPECT_EQ(r.status, Status::kFail);
+  EXPECT_NE(r.summary.find("agent of site site-a is 900 s old"), std::string::npos) << r.summary;
+
+  // A heartbeat without the metrics report (older agent) -> FAIL no evidence.
+  GoodMetricsEvidence(evidence_, 30, 20);
+  evidence_.SetAgentMetrics("site-a", {now - std::chrono::seconds(20), false, false, 0, 0, ""});
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_003");
+  EXPECT_EQ(r.status, Status::kFail);
+  EXPECT_EQ(r.summary.rfind("no evidence: the latest heartbeat of site site-a", 0), 0u)
+      << r.summary;
+
+  // Site-b has no heartbeat at all -> FAIL no evidence, while site-a passes.
+  GoodMetricsEvidence(evidence_, 30, 20);
+  auto report = Evaluate(registry_, evidence_, Filter{{}, {"MAINT_003"}});
+  ASSERT_TRUE(report) << report.error().ToString();
+  ASSERT_EQ(report->rules[0].results.size(), 2u);
+  for (const auto& [site, result] : report->rules[0].results) {
+    if (site == "site-a") {
+      EXPECT_EQ(result.status, Status::kPass) << result.summary;
+    } else {
+      EXPECT_EQ(result.status, Status::kFail);
+      EXPECT_EQ(result.summary.rfind("no evidence: no heartbeat recorded for site site-b", 0), 0u)
+          << result.summary;
+    }
+  }
 }
 TEST_F(TestMonitoring, MAINT_004_grafana_dashboards) {
   ExpectNotImplementedYet("MAINT_004", kMonitoring);

@@ -135,6 +135,92 @@ CheckResult Check_MAINT_002(const RuleInfo&, EvidenceSource& evidence, std::stri
               items);
 }
 
+// MAINT_003: how old a /metrics self-check may be to count as proof that the endpoint answers
+// and parses (the fleet manager re-checks every minute, agents with every heartbeat).
+constexpr int64_t kMetricsSelfCheckMaxAgeSeconds = 600;
+
+// MAINT_003: the fleet manager's latest /metrics self-check (metrics_selfcheck) is recent and
+// ok, and the site's agent reported an ok self-check of its own /metrics with its latest
+// heartbeat, recent too. Both parse and lint the body as promtool would.
+CheckResult Check_MAINT_003(const RuleInfo&, EvidenceSource& evidence, std::string_view site) {
+  const int64_t max_age = kMetricsSelfCheckMaxAgeSeconds;
+  auto fleet = evidence.MetricsSelfCheckRecord("fleet");
+  if (!fleet) {
+    return NoEvidence("the fleet manager recorded no self-check of its /metrics",
+                      "start the fleet manager (vigie server): it checks its own /metrics at "
+                      "start and every minute");
+  }
+  const int64_t fleet_age = Seconds(evidence.Now(), fleet->checked_at);
+  std::vector<EvidenceItem> items = {
+      {"fleet_metrics_checked_at", FormatRfc3339(fleet->checked_at)},
+      {"fleet_metrics_age_seconds", std::to_string(fleet_age)},
+      {"fleet_metrics_families", std::to_string(fleet->families)},
+      {"fleet_metrics_samples", std::to_string(fleet->samples)},
+      {"max_age_seconds", std::to_string(max_age)}};
+  if (!fleet->ok) {
+    items.push_back({"fleet_metrics_error", fleet->error});
+    return Fail(fmt::format("the fleet manager's /metrics fails its self-check ({} s ago): {}",
+                            fleet_age, fleet->error),
+                "fix the fleet manager's exporter (the error names the line or the metric "
+                "family); check with: curl -s --cacert <fleet cert> https://<fleet>/metrics | "
+                "promtool check metrics",
+                items);
+  }
+  if (fleet_age > max_age) {
+    return Fail(fmt::format("the fleet manager's last /metrics self-check is {} s old (> {} s)",
+                            fleet_age, max_age),
+                "check that the fleet manager (vigie server) is running: it re-checks its "
+                "/metrics every minute",
+                items);
+  }
+  auto agent = evidence.AgentMetricsReport(site);
+  if (!agent) {
+    return NoEvidence(fmt::format("no heartbeat recorded for site {}, so no report of its "
+                                  "agent's /metrics",
+                                  site),
+                      fmt::format("start the agent of site {}", site));
+  }
+  const int64_t agent_age = Seconds(evidence.Now(), agent->received_at);
+  items.push_back({"agent_metrics_reported_at", FormatRfc3339(agent->received_at)});
+  items.push_back({"agent_metrics_age_seconds", std::to_string(agent_age)});
+  if (!agent->reported) {
+    return Fail(fmt::format("no evidence: the latest heartbeat of site {} ({} s ago) carries no "
+                            "self-check of the agent's /metrics",
+                            site, agent_age),
+                fmt::format("upgrade the agent of site {} to a version that reports its "
+                            "/metrics self-check in its heartbeats",
+                            site),
+                items);
+  }
+  items.push_back({"agent_metrics_families", std::to_string(agent->families)});
+  items.push_back({"agent_metrics_samples", std::to_string(agent->samples)});
+  if (!agent->ok) {
+    items.push_back({"agent_metrics_error", agent->error});
+    return Fail(fmt::format("the agent of site {} reports that its /metrics fails its "
+                            "self-check ({} s ago): {}",
+                            site, agent_age, agent->error),
+                fmt::format("fix the agent's exporter on site {} (the error names the line or "
+                            "the metric family); check with: curl -s "
+                            "http://127.0.0.1:8444/metrics | promtool check metrics",
+                            site),
+                items);
+  }
+  if (agent_age > max_age) {
+    return Fail(fmt::format("the latest /metrics self-check of the agent of site {} is {} s old "
+                            "(> {} s): its last heartbeat",
+                            site, agent_age, max_age),
+                fmt::format("check the agent of site {} and its path to the fleet manager "
+                            "(MAINT_001)",
+                            site),
+                items);
+  }
+  return Pass(fmt::format("fleet manager /metrics: {} families, {} samples, parsed {} s ago; "
+                          "agent of site {}: {} families, {} samples, parsed {} s ago",
+                          fleet->families, fleet->samples, fleet_age, site, agent->families,
+                          agent->samples, agent_age),
+              items);
+}
+
 }  // namespace
 
 void RegisterMaintMonitoringRules(RuleRegistry& registry) {
@@ -145,8 +231,9 @@ void RegisterMaintMonitoringRules(RuleRegistry& registry) {
   // critical MAINT_002 alert; none was missed.
   registry.Register("MAINT_002", Check_MAINT_002);
 
-  // MAINT_003 will prove: the fleet manager's and the agent's /metrics answer and parse.
-  registry.RegisterNotImplemented("MAINT_003");
+  // MAINT_003: the fleet manager's and the site agent's /metrics self-checks (parse + promtool
+  // lint) are ok and at most 10 min old.
+  registry.Register("MAINT_003", Check_MAINT_003);
 
   // MAINT_004 will prove: dashboards are provisioned and every query's metric exists. (fleet rule)
   registry.RegisterNotImplemented("MAINT_004");
