@@ -126,6 +126,16 @@ void WebhookNotifier::Run() {
 // ---------------------------------------------------------------------------------------------
 // AlertManager
 
+namespace {
+// One firing alert per (site, rule); site "" is the fleet itself.
+std::string AlertKey(std::string_view site, std::string_view rule) {
+  std::string key(site);
+  key += '\x1f';
+  key += rule;
+  return key;
+}
+}  // namespace
+
 AlertManager::AlertManager(store::Store* store, Clock* clock, Notifier* notifier)
     : store_(store), clock_(clock), notifier_(notifier) {}
 
@@ -140,44 +150,63 @@ Result<std::unique_ptr<AlertManager>> AlertManager::Create(store::Store* store, 
   VIGIE_ASSIGN_OR_RETURN(auto* firing,
                          metrics->AddGauge("vigie_alerts_firing",
                                            "Alerts currently firing, by severity.", {"severity"}));
-  m->firing_gauge_ = &firing->With({"critical"});
+  m->firing_family_ = firing;
+  firing->With({"critical"});
+  firing->With({"warning"});
   m->alerts_total_->With({"critical", "firing"});
   m->alerts_total_->With({"critical", "resolved"});
   VIGIE_ASSIGN_OR_RETURN(auto rows,
-                         store->Query("SELECT id, site_id FROM alerts WHERE state = 'firing' "
-                                      "AND rule = ?",
-                                      {std::string(kLivenessRule)}));
+                         store->Query("SELECT id, site_id, rule, severity FROM alerts WHERE state = "
+                                      "'firing'"));
   for (const auto& row : rows) {
     VIGIE_ASSIGN_OR_RETURN(int64_t id, row.GetInt("id"));
     VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
-    m->firing_[site] = id;
+    VIGIE_ASSIGN_OR_RETURN(std::string rule, row.GetText("rule"));
+    VIGIE_ASSIGN_OR_RETURN(std::string severity, row.GetText("severity"));
+    m->firing_[AlertKey(site, rule)] = Firing{id, severity};
   }
-  m->firing_gauge_->Set(static_cast<double>(m->firing_.size()));
+  m->UpdateFiringGauges();
   return m;
 }
 
 void AlertManager::OnTransition(const LivenessTransition& t) {
   if (t.to == SiteLiveness::kDown) {
-    Raise(t);
+    Alert alert;
+    alert.site = t.site;
+    alert.started_at = t.at;
+    alert.detail = "no heartbeat from site " + t.site + " since " +
+                   FormatRfc3339(t.last_heartbeat) + " (MAINT_002: more than the alert threshold)";
+    Raise(std::move(alert));
   } else if (t.to == SiteLiveness::kOk) {
-    Resolve(t);
+    Resolve(t.site, std::string(kLivenessRule), t.at);
   } else {
     log::Warn("site_late", {{"site", t.site}, {"last_heartbeat", FormatRfc3339(t.last_heartbeat)}});
   }
 }
 
-void AlertManager::Raise(const LivenessTransition& t) {
+void AlertManager::RaiseFleetAlert(std::string_view rule, std::string_view severity,
+                                   std::string_view detail) {
+  Alert alert;
+  alert.rule = std::string(rule);
+  alert.severity = std::string(severity);
+  alert.started_at = clock_->Now();
+  alert.detail = std::string(detail);
+  Raise(std::move(alert));
+}
+
+void AlertManager::ResolveFleetAlert(std::string_view rule) {
+  Resolve("", std::string(rule), clock_->Now());
+}
+
+void AlertManager::Raise(Alert raised) {
+  const std::string key = AlertKey(raised.site, raised.rule);
   {
     std::lock_guard lock(mu_);
-    if (firing_.count(t.site) != 0) return;  // already firing (e.g. reloaded at start)
-    firing_[t.site] = 0;
-    firing_gauge_->Set(static_cast<double>(firing_.size()));
+    if (firing_.count(key) != 0) return;  // already firing (e.g. reloaded at start)
+    firing_[key] = Firing{0, raised.severity};
+    UpdateFiringGauges();
   }
-  auto alert = std::make_shared<Alert>();
-  alert->site = t.site;
-  alert->started_at = t.at;
-  alert->detail = "no heartbeat from site " + t.site + " since " + FormatRfc3339(t.last_heartbeat) +
-                  " (MAINT_002: more than the alert threshold)";
+  auto alert = std::make_shared<Alert>(std::move(raised));
   auto st = store_->WriteAsync(
       [alert](store::Txn& txn) -> Status {
         VIGIE_RETURN_IF_ERROR(txn.Exec(
@@ -188,47 +217,50 @@ void AlertManager::Raise(const LivenessTransition& t) {
         alert->id = txn.LastInsertId();
         return OkStatus();
       },
-      [this, alert](Status st) {
+      [this, alert, key](Status st) {
         if (!st) {
-          log::Error("alert_store_failed",
-                     {{"site", alert->site}, {"error", st.error().ToString()}});
+          log::Error("alert_store_failed", {{"site", alert->site},
+                                            {"rule", alert->rule},
+                                            {"error", st.error().ToString()}});
           return;
         }
         {
           std::lock_guard lock(mu_);
-          auto it = firing_.find(alert->site);
-          if (it != firing_.end() && it->second == 0) it->second = alert->id;
+          auto it = firing_.find(key);
+          if (it != firing_.end() && it->second.id == 0) it->second.id = alert->id;
         }
-        alerts_total_->With({"critical", "firing"}).Inc();
-        log::Error("site_down_alert",
+        alerts_total_->With({alert->severity, "firing"}).Inc();
+        log::Error(alert->site.empty() ? "fleet_alert" : "site_down_alert",
                    {{"site", alert->site}, {"alert", alert->id}, {"rule", alert->rule}});
         if (notifier_) notifier_->Notify(*alert);
       });
-  if (!st) log::Error("alert_store_failed", {{"site", t.site}, {"error", st.error().ToString()}});
+  if (!st) {
+    log::Error("alert_store_failed", {{"site", alert->site}, {"error", st.error().ToString()}});
+  }
 }
 
-void AlertManager::Resolve(const LivenessTransition& t) {
+void AlertManager::Resolve(const std::string& site, const std::string& rule, WallTime when) {
   {
     std::lock_guard lock(mu_);
-    auto it = firing_.find(t.site);
+    auto it = firing_.find(AlertKey(site, rule));
     if (it == firing_.end()) return;
     firing_.erase(it);
-    firing_gauge_->Set(static_cast<double>(firing_.size()));
+    UpdateFiringGauges();
   }
   auto resolved = std::make_shared<std::vector<Alert>>();
-  const std::string site = t.site;
-  const int64_t at = ToUnixSeconds(t.at);
+  const int64_t at = ToUnixSeconds(when);
   auto st = store_->WriteAsync(
-      [site, at, resolved](store::Txn& txn) -> Status {
+      [site, rule, at, resolved](store::Txn& txn) -> Status {
         // Runs after the raising job (jobs run in order), so the row is there.
         VIGIE_ASSIGN_OR_RETURN(auto rows,
                                txn.Query("SELECT id, rule, severity, started_at, detail FROM "
                                          "alerts WHERE site_id = ? AND rule = ? AND state = "
                                          "'firing'",
-                                         {site, std::string(kLivenessRule)}));
+                                         {site, rule}));
         for (const auto& row : rows) {
           Alert a;
           VIGIE_ASSIGN_OR_RETURN(a.id, row.GetInt("id"));
+          VIGIE_ASSIGN_OR_RETURN(a.rule, row.GetText("rule"));
           VIGIE_ASSIGN_OR_RETURN(a.severity, row.GetText("severity"));
           VIGIE_ASSIGN_OR_RETURN(int64_t started, row.GetInt("started_at"));
           VIGIE_ASSIGN_OR_RETURN(a.detail, row.GetText("detail"));
@@ -241,7 +273,7 @@ void AlertManager::Resolve(const LivenessTransition& t) {
         return txn.Exec(
             "UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE site_id = ? AND rule = ? "
             "AND state = 'firing'",
-            {at, site, std::string(kLivenessRule)});
+            {at, site, rule});
       },
       [this, resolved, site](Status st) {
         if (!st) {
@@ -250,7 +282,7 @@ void AlertManager::Resolve(const LivenessTransition& t) {
         }
         for (const Alert& a : *resolved) {
           alerts_total_->With({a.severity, "resolved"}).Inc();
-          log::Info("site_alert_resolved", {{"site", a.site}, {"alert", a.id}});
+          log::Info("alert_resolved", {{"site", a.site}, {"rule", a.rule}, {"alert", a.id}});
           if (notifier_) notifier_->Notify(a);
         }
       });
@@ -286,6 +318,14 @@ Result<std::vector<Alert>> AlertManager::List(std::string_view site) const {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+void AlertManager::UpdateFiringGauges() {
+  std::map<std::string, int, std::less<>> by_severity{{"critical", 0}, {"warning", 0}};
+  for (const auto& [key, f] : firing_) ++by_severity[f.severity];
+  for (const auto& [severity, n] : by_severity) {
+    firing_family_->With({severity}).Set(static_cast<double>(n));
+  }
 }
 
 size_t AlertManager::firing() const {

@@ -103,22 +103,35 @@ class AlertManager {
   // Never blocks (WriteAsync).
   void OnTransition(const LivenessTransition& t);
 
+  // A fleet-level alert, not tied to one site's liveness (e.g. the ledger's
+  // "ledger.anchor.overdue", rule PROV_020): stored with site_id "" and `rule`, counted,
+  // notified; raised once per rule until ResolveFleetAlert(rule). Never blocks (WriteAsync).
+  void RaiseFleetAlert(std::string_view rule, std::string_view severity, std::string_view detail);
+  void ResolveFleetAlert(std::string_view rule);
+
   // Alerts of `site` (all sites when empty), newest first, from the Store.
   Result<std::vector<Alert>> List(std::string_view site) const;
   size_t firing() const;
 
  private:
   AlertManager(store::Store* store, Clock* clock, Notifier* notifier);
-  void Raise(const LivenessTransition& t);
-  void Resolve(const LivenessTransition& t);
+  void Raise(Alert alert);
+  void Resolve(const std::string& site, const std::string& rule, WallTime at);
 
   store::Store* store_;
   Clock* clock_;
   Notifier* notifier_;
   http::CounterFamily* alerts_total_ = nullptr;
-  http::Gauge* firing_gauge_ = nullptr;
   mutable std::mutex mu_;
-  std::map<std::string, int64_t, std::less<>> firing_;  // site -> alert id; 0 while committing
+  struct Firing {
+    int64_t id = 0;  // 0 while committing
+    std::string severity;
+  };
+  void UpdateFiringGauges();  // REQUIRES: mu_ held
+
+  http::GaugeFamily* firing_family_ = nullptr;
+  // AlertKey(site, rule) -> the firing alert.
+  std::map<std::string, Firing, std::less<>> firing_;
 };
 
 }  // namespace vigie::fleet
