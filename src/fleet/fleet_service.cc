@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <sodium.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "base/log.h"
 #include "crypto/hash.h"
 #include "fleet/health_report.h"
+#include "fleet/metrics_selfcheck.h"
 #include "fleet/site_auth.h"
 
 namespace vigie::fleet {
@@ -78,6 +81,75 @@ class Worker {
   std::thread thread_;
 };
 
+// Decodes %XX and '+' of one query-string component.
+Result<std::string> DecodeQueryComponent(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] != '%') {
+      out += s[i];
+    } else if (i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "GET /v1/compliance: malformed percent-encoding in the query string");
+    }
+  }
+  return out;
+}
+
+// GET /v1/compliance query: site=ID (at most once), rule=ID (repeatable); nothing else.
+Result<ComplianceQuery> ParseComplianceQuery(std::string_view query) {
+  ComplianceQuery q;
+  bool have_site = false;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    VIGIE_ASSIGN_OR_RETURN(std::string key, DecodeQueryComponent(part.substr(0, eq)));
+    VIGIE_ASSIGN_OR_RETURN(std::string value, DecodeQueryComponent(eq == std::string_view::npos
+                                                                       ? std::string_view()
+                                                                       : part.substr(eq + 1)));
+    if (key == "site") {
+      if (have_site) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "GET /v1/compliance: query parameter 'site' given twice; give one site, "
+                         "or none for every site");
+      }
+      if (value.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "GET /v1/compliance: query parameter 'site' is empty; give a site id, "
+                         "or leave it out for every site");
+      }
+      have_site = true;
+      q.site = std::move(value);
+    } else if (key == "rule") {
+      if (value.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "GET /v1/compliance: query parameter 'rule' is empty; give a rule id "
+                         "such as PROV_011 (repeat rule= for several)");
+      }
+      q.rules.push_back(std::move(value));
+    } else {
+      if (key.size() > 64) key = key.substr(0, 64) + "...";
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "GET /v1/compliance: unknown query parameter '" + key +
+                           "'; use site=ID and rule=ID (repeatable)");
+    }
+  }
+  return q;
+}
+
 std::string RejectReason(const Error& e) {
   if (e.code == ErrorCode::kPermissionDenied) return "wrong_site";
   const std::string& m = e.message;
@@ -121,6 +193,7 @@ struct FleetServer::Impl {
   std::mutex flush_mu;
   bool stopped = false;
   std::unique_ptr<Timer> flush_timer;
+  std::unique_ptr<MetricsSelfChecker> metrics_selfcheck;  // MAINT_003
 
   // Metrics.
   http::CounterFamily* heartbeats_received = nullptr;
@@ -131,6 +204,16 @@ struct FleetServer::Impl {
   http::Gauge* registered_gauge = nullptr;
   http::Gauge* active_gauge = nullptr;
   http::Gauge* licensed_gauge = nullptr;
+
+  // Compliance (compliance_feed.h); the metrics exist only with deps.compliance.
+  http::GaugeFamily* compliance_status = nullptr;
+  http::Gauge* compliance_last_evaluation = nullptr;
+  http::CounterFamily* compliance_errors = nullptr;
+  std::mutex compliance_eval_mu;               // one evaluator call at a time
+  std::atomic<bool> compliance_queued{false};  // a periodic evaluation waits on the worker
+  std::mutex compliance_mu;                    // guards the two below
+  bool compliance_stopped = false;
+  std::unique_ptr<Timer> compliance_timer;
 
   explicit Impl(FleetServerOptions o, FleetDeps d)
       : options(std::move(o)), deps(d), replay(options.replay_window) {}
@@ -704,6 +787,117 @@ struct FleetServer::Impl {
     respond(std::move(resp));
   }
 
+  // ---- compliance (GET /v1/compliance and its metrics) ------------------------------------
+  Status SetupComplianceMetrics() {
+    if (!deps.compliance) return OkStatus();
+    VIGIE_ASSIGN_OR_RETURN(
+        compliance_status,
+        metrics.AddGauge("vigie_compliance_rule_status",
+                         "Compliance of each rule on each site at the last full evaluation: 1 "
+                         "PASS, 0 FAIL, -1 NOT_APPLICABLE (site _fleet for fleet-wide rules).",
+                         {"rule", "site"}));
+    VIGIE_ASSIGN_OR_RETURN(auto* last,
+                           metrics.AddGauge("vigie_compliance_last_evaluation_timestamp_seconds",
+                                            "Unix time of the last successful full compliance "
+                                            "evaluation (0 before the first)."));
+    compliance_last_evaluation = &last->Get();
+    VIGIE_ASSIGN_OR_RETURN(
+        compliance_errors,
+        metrics.AddCounter("vigie_compliance_evaluation_errors_total",
+                           "Compliance evaluations that failed or could not read all evidence."));
+    return OkStatus();
+  }
+
+  static bool IsFullQuery(const ComplianceQuery& q) { return q.site.empty() && q.rules.empty(); }
+
+  // Runs the evaluator (worker thread only). A full evaluation also refreshes the metrics.
+  Result<ComplianceSnapshot> EvaluateCompliance(const ComplianceQuery& q) {
+    Result<ComplianceSnapshot> snap = [&] {
+      std::lock_guard lock(compliance_eval_mu);
+      return deps.compliance(q);
+    }();
+    const bool full = IsFullQuery(q);
+    if (!snap) {
+      // A rejected query (unknown rule or site) is the caller's error, not an evaluation error.
+      const ErrorCode code = snap.error().code;
+      if (code != ErrorCode::kInvalidArgument && code != ErrorCode::kNotFound) {
+        compliance_errors->Get().Inc();
+        log::Error("compliance_evaluation_failed", {{"error", snap.error().ToString()}});
+      }
+      return snap;
+    }
+    if (!snap->evidence_error.empty()) {
+      compliance_errors->Get().Inc();
+      log::Warn("compliance_evidence_incomplete", {{"error", snap->evidence_error}});
+    }
+    if (full) {
+      std::map<http::LabelValues, double> series;
+      for (const auto& s : snap->samples) series[{s.rule, s.site}] = s.value;
+      compliance_status->Replace(series);
+      compliance_last_evaluation->Set(static_cast<double>(ToUnixSeconds(clock().Now())));
+      log::Info("compliance_evaluated", {{"results", static_cast<int64_t>(snap->samples.size())},
+                                         {"any_fail", snap->any_fail}});
+    }
+    return snap;
+  }
+
+  // Queues one full evaluation on the worker unless one is already queued.
+  void PostFullCompliance() {
+    if (compliance_queued.exchange(true)) return;
+    worker.Post([this] {
+      compliance_queued = false;
+      {
+        std::lock_guard lock(compliance_mu);
+        if (compliance_stopped) return;  // shutting down: not worth a full evaluation
+      }
+      (void)EvaluateCompliance(ComplianceQuery{});
+    });
+  }
+
+  void ScheduleCompliance() {
+    std::unique_ptr<Timer> previous;  // destroyed after the lock is released
+    std::lock_guard lock(compliance_mu);
+    if (compliance_stopped) return;
+    previous = std::move(compliance_timer);
+    compliance_timer = clock().RunAfter(options.compliance_interval, [this] {
+      PostFullCompliance();
+      ScheduleCompliance();
+    });
+  }
+
+  void StartCompliance() {
+    if (!deps.compliance) return;
+    PostFullCompliance();  // the first evaluation, right after start
+    ScheduleCompliance();
+  }
+
+  void StopCompliance() {
+    std::unique_ptr<Timer> timer;
+    {
+      std::lock_guard lock(compliance_mu);
+      compliance_stopped = true;
+      timer = std::move(compliance_timer);
+    }
+    timer.reset();  // cancels, or waits for a running callback (which then schedules nothing)
+  }
+
+  void HandleCompliance(const ServerRequest& req, Responder respond) {
+    if (!OperatorAuthorized(req)) return respond(OperatorDenied());
+    if (!deps.compliance) {
+      return respond(ServerResponse::ErrorWithStatus(
+          503, ErrorCode::kUnavailable,
+          "compliance reporting is not enabled on this fleet manager (started without a "
+          "compliance evaluator); run `vigie compliance check` on the fleet manager host"));
+    }
+    auto query = ParseComplianceQuery(req.query);
+    if (!query) return respond(ServerResponse::Error(query.error()));
+    worker.Post([this, q = std::move(*query), respond] {
+      auto snap = EvaluateCompliance(q);
+      if (!snap) return respond(ServerResponse::Error(snap.error()));
+      respond(ServerResponse::Json(200, std::move(snap->json)));
+    });
+  }
+
   Result<http::Router> BuildRouter() {
     http::Router router;
     auto bind = [this](void (Impl::*fn)(const ServerRequest&, Responder)) {
@@ -719,6 +913,7 @@ struct FleetServer::Impl {
         router.Add("POST", "/v1/sites/{id}/license/activate", bind(&Impl::HandleActivate)));
     VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/sites/{id}", bind(&Impl::HandleGetSite)));
     VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/sites", bind(&Impl::HandleListSites)));
+    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/compliance", bind(&Impl::HandleCompliance)));
     VIGIE_RETURN_IF_ERROR(router.Add("GET", "/metrics", bind(&Impl::HandleMetrics)));
     return router;
   }
@@ -736,6 +931,8 @@ struct FleetServer::Impl {
       timer = std::move(flush_timer);
     }
     timer.reset();
+    StopCompliance();
+    if (metrics_selfcheck) metrics_selfcheck->Stop();
     tracker->Stop();
     worker.Stop();
     auto st = deps.store->Write(FlushJob());
@@ -754,6 +951,25 @@ AlertManager& FleetServer::alerts() { return *impl_->alert_manager; }
 WebhookNotifier* FleetServer::notifier() { return impl_->notifier.get(); }
 http::MetricsRegistry& FleetServer::metrics() { return impl_->metrics; }
 Status FleetServer::FlushNow() { return impl_->deps.store->Write(impl_->FlushJob()); }
+Status FleetServer::RefreshComplianceNow() {
+  Impl* p = impl_.get();
+  if (!p->deps.compliance) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "RefreshComplianceNow: the fleet server has no compliance evaluator");
+  }
+  auto done = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = done->get_future();
+  // Only the job owns the promise: a job dropped by a stopped worker breaks it.
+  p->worker.Post([p, done = std::move(done)] {
+    auto snap = p->EvaluateCompliance(ComplianceQuery{});
+    done->set_value(snap ? OkStatus() : Status(tl::make_unexpected(snap.error())));
+  });
+  try {
+    return result.get();
+  } catch (const std::future_error&) {  // the worker stopped and dropped the job
+    return MakeError(ErrorCode::kUnavailable, "RefreshComplianceNow: the fleet server is stopped");
+  }
+}
 
 FleetServerOptions FleetOptionsFromConfig(const config::Config& c) {
   FleetServerOptions o;
@@ -788,6 +1004,7 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(FleetServerOptions options
   auto impl = std::make_unique<FleetServer::Impl>(std::move(options), deps);
   FleetServer::Impl* p = impl.get();
   VIGIE_RETURN_IF_ERROR(p->SetupMetrics());
+  VIGIE_RETURN_IF_ERROR(p->SetupComplianceMetrics());
   if (!p->options.webhook_url.empty()) {
     p->notifier = std::make_unique<WebhookNotifier>(WebhookOptions{.url = p->options.webhook_url},
                                                     deps.webhook_client, deps.env.clock);
@@ -823,6 +1040,11 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(FleetServerOptions options
   VIGIE_ASSIGN_OR_RETURN(p->server, http::HttpServer::Start(std::move(so), std::move(router)));
   p->tracker->Start(p->options.tick_interval);
   p->ScheduleFlush();
+  p->StartCompliance();
+  p->metrics_selfcheck = std::make_unique<MetricsSelfChecker>(
+      std::string(kFleetMetricsComponent), [p] { return p->metrics.Render(); }, deps.env.clock,
+      deps.store, p->options.metrics_selfcheck_interval);
+  p->metrics_selfcheck->Start();
   log::Info("fleet_server_started",
             {{"port", static_cast<int64_t>(p->server->port())}, {"tls", p->options.tls}});
   return std::unique_ptr<FleetServer>(new FleetServer(std::move(impl)));

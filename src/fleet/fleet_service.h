@@ -16,7 +16,21 @@
 //        PROV_022 unless the site's latest healthcheck passed within license_health_window; the
 //        healthcheck used is recorded with the activation.
 //   GET  /v1/sites, GET /v1/sites/{id}    operator token (Authorization: Bearer <token>).
+//   GET  /v1/compliance[?site=ID&rule=ID&rule=ID]  operator token. The compliance report of
+//        `vigie compliance check --format json` for the same selection (compliance_feed.h),
+//        evaluated on the worker thread. 400 for an unknown query parameter, an empty or repeated
+//        site, an empty or unknown rule id (the message names it); 404 for an unknown site; 503
+//        when the server was started without FleetDeps::compliance.
+//        The full report is also evaluated once right after start and then every
+//        compliance_interval (on the worker); its results replace the gauge family
+//        vigie_compliance_rule_status{rule,site} (1 PASS, 0 FAIL, -1 NOT_APPLICABLE; site
+//        "_fleet" for fleet-wide rules; the series of a site that left the report disappear),
+//        with vigie_compliance_last_evaluation_timestamp_seconds and
+//        vigie_compliance_evaluation_errors_total (failed evaluations, and evaluations that could
+//        not read all evidence).
 //   GET  /metrics                         Prometheus text (MAINT_003), unauthenticated.
+//        The server parses and lints its own rendering every metrics_selfcheck_interval and
+//        records the outcome (metrics_selfcheck.h): the MAINT_003 evidence.
 //
 // Threads: handlers never wait on the database or on the SecretsBackend on an I/O thread: work
 // that blocks (registration commit, admin queries, licence activation, a secret-cache miss)
@@ -43,6 +57,7 @@
 #include "base/error.h"
 #include "config/config.h"
 #include "fleet/alerts.h"
+#include "fleet/compliance_feed.h"
 #include "fleet/liveness.h"
 #include "http/client.h"
 #include "http/metrics.h"
@@ -69,9 +84,15 @@ struct FleetServerOptions {
   std::chrono::seconds replay_window{300};
   std::chrono::milliseconds flush_interval{5000};  // heartbeats_last batches
   std::chrono::milliseconds tick_interval{1000};   // liveness deadline queue
+  // MAINT_003: how often the server re-checks its own /metrics rendering (metrics_selfcheck.h);
+  // the first check runs at start.
+  std::chrono::milliseconds metrics_selfcheck_interval{60000};
   int healthchecks_kept_per_site = 100;            // older rows pruned (unless used by a licence)
 
   std::string webhook_url;  // alert notifications; empty = none
+
+  // Periodic full compliance evaluation (metrics); no configuration key sets it today.
+  std::chrono::seconds compliance_interval{300};
 };
 
 // From the validated configuration ([server], [fleet], data_dir, alerting.sms_webhook_url).
@@ -83,6 +104,10 @@ struct FleetDeps {
   store::Store* store = nullptr;               // REQUIRED
   backend::SecretsBackend* secrets = nullptr;  // REQUIRED
   http::HttpClient* webhook_client = nullptr;  // REQUIRED when webhook_url is set
+  // Optional: without it GET /v1/compliance answers 503 and no compliance metric is exported.
+  // Called on the worker thread only, one call at a time; what it captures must outlive the
+  // server.
+  ComplianceEvaluator compliance;
 };
 
 class FleetServer {
@@ -106,6 +131,11 @@ class FleetServer {
   http::MetricsRegistry& metrics();
   // Flushes the in-memory last-seen times now (blocking Store::Write). Not on an I/O thread.
   Status FlushNow();
+  // Runs a full compliance evaluation on the worker now and waits for it; updates the
+  // compliance metrics as the periodic one does. Returns the evaluator's error, or
+  // kFailedPrecondition without an evaluator, kUnavailable once stopped.
+  // REQUIRES: not called on the worker thread (it would wait for itself).
+  Status RefreshComplianceNow();
 
   struct Impl;
 

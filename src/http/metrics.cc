@@ -147,6 +147,27 @@ T& Family<T>::With(const LabelValues& values) {
 }
 
 template <typename T>
+void Family<T>::Replace(
+    const std::map<LabelValues, double>& values) requires std::is_same_v<T, Gauge> {
+  for (const auto& [labels, v] : values) {
+    if (labels.size() != label_names_.size()) {
+      std::fprintf(stderr, "vigie: metric %s takes %zu label values, got %zu (programming error)\n",
+                   name_.c_str(), label_names_.size(), labels.size());
+      std::abort();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = series_.begin(); it != series_.end();) {
+    it = values.count(it->first) == 0 ? series_.erase(it) : std::next(it);
+  }
+  for (const auto& [labels, v] : values) {
+    auto& series = series_[labels];
+    if (!series) series = std::make_unique<Gauge>();
+    series->Set(v);
+  }
+}
+
+template <typename T>
 void Family<T>::Render(std::string_view type, std::string& out) const {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, EscapeHelp(help_), name_, type);
   std::lock_guard<std::mutex> lock(mu_);

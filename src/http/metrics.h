@@ -14,7 +14,8 @@
 //
 // Thread-safety: everything is thread-safe. Recording (Inc/Set/Observe) on a series handle is
 // lock-free (atomics); looking a series up by label values (With) takes the family's mutex, so
-// hot paths should keep the handle. Handles stay valid as long as the registry lives.
+// hot paths should keep the handle. Handles stay valid as long as the registry lives, except
+// those of series removed by GaugeFamily::Replace().
 //
 // SECURITY: label values are exported verbatim to whoever can scrape /metrics: never put a
 // secret, a token or an unbounded value (a raw URL path, a request id) in a label.
@@ -27,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "base/error.h"
@@ -82,6 +84,14 @@ class Family {
   T& With(const LabelValues& values);
   // The unlabelled series. REQUIRES: the family has no labels.
   T& Get() { return With({}); }
+
+  // Gauges only: makes `values` the whole set of series, in one step with respect to Render()
+  // (a scrape sees the old set or the new one): series absent from `values` are removed (so a
+  // site that disappeared stops being exported), the others are set, created when new.
+  // REQUIRES: every key has one value per label name (else aborts, as With()).
+  // A handle from With() for a removed series dangles: do not keep handles of a family whose
+  // series are replaced.
+  void Replace(const std::map<LabelValues, double>& values) requires std::is_same_v<T, Gauge>;
 
   const std::string& name() const { return name_; }
   const std::vector<std::string>& label_names() const { return label_names_; }

@@ -140,6 +140,22 @@ TEST(MetricsTest, CountersIgnoreNegativeIncrementsAndCollectHooksRunAtRender) {
   EXPECT_THAT(r.Render(), HasSubstr("\ng 2\n"));
 }
 
+TEST(MetricsTest, GaugeReplaceRemovesStaleSeriesAndSetsTheOthers) {
+  MetricsRegistry r;
+  auto* status = *r.AddGauge("vigie_rule_status", "Rule status.", {"rule", "site"});
+  status->Replace({{{"R1", "a"}, 1}, {{"R1", "b"}, 0}, {{"R2", "b"}, -1}});
+  std::string text = r.Render();
+  EXPECT_THAT(text, HasSubstr("vigie_rule_status{rule=\"R1\",site=\"a\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("vigie_rule_status{rule=\"R2\",site=\"b\"} -1\n"));
+  status->Replace({{{"R1", "a"}, 0}});
+  text = r.Render();
+  EXPECT_THAT(text, HasSubstr("vigie_rule_status{rule=\"R1\",site=\"a\"} 0\n"));
+  EXPECT_EQ(text.find("site=\"b\""), std::string::npos) << text;
+  status->Replace({});
+  EXPECT_EQ(r.Render(),
+            "# HELP vigie_rule_status Rule status.\n# TYPE vigie_rule_status gauge\n");
+}
+
 TEST(MetricsTest, ConcurrentRecordingLosesNothing) {
   MetricsRegistry r;
   auto* c = *r.AddCounter("hits_total", "h", {"worker"});
