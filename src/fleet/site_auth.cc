@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <charconv>
+#include <cstring>
 #include <cstdlib>
 
 #include "base/encoding.h"
@@ -55,6 +56,33 @@ http::Headers SignSiteRequest(std::string_view site, const SecretBytes& secret,
           {std::string(kSignatureHeader), signature}};
 }
 
+ReplayGuard::ReplayGuard(std::chrono::seconds window) : window_(window) {
+  randombytes_buf(hash_key_.data(), hash_key_.size());
+}
+
+ReplayGuard::Key ReplayGuard::KeyOf(std::string_view site, std::string_view nonce) const {
+  // site and nonce are hashed with a separator: a site id never contains '\n' (it is checked
+  // against the route's {id}) and the nonce is hex, so distinct pairs give distinct inputs.
+  uint8_t out[crypto_shorthash_siphashx24_BYTES];
+  const size_t n = site.size() + 1 + nonce.size();
+  char small[128];
+  std::string large;
+  char* input = small;
+  if (n > sizeof small) {
+    large.resize(n);
+    input = large.data();
+  }
+  std::memcpy(input, site.data(), site.size());
+  input[site.size()] = '\n';
+  std::memcpy(input + site.size() + 1, nonce.data(), nonce.size());
+  crypto_shorthash_siphashx24(out, reinterpret_cast<const unsigned char*>(input), n,
+                              hash_key_.data());
+  Key k;
+  std::memcpy(&k.hi, out, 8);
+  std::memcpy(&k.lo, out + 8, 8);
+  return k;
+}
+
 Status ReplayGuard::CheckAndRecord(std::string_view site, std::string_view nonce, int64_t timestamp,
                                    WallTime now) {
   const int64_t now_s = ToUnixSeconds(now);
@@ -66,9 +94,7 @@ Status ReplayGuard::CheckAndRecord(std::string_view site, std::string_view nonce
                          " s from the server's clock (allowed +-" + std::to_string(window) +
                          " s); fix the agent's clock (NTP) and retry");
   }
-  std::string key;
-  key.reserve(site.size() + 1 + nonce.size());
-  key.append(site).append("\n").append(nonce);
+  const Key key = KeyOf(site, nonce);
   std::lock_guard lock(mu_);
   EvictLocked(now_s);
   if (keys_.count(key) != 0) {
@@ -78,7 +104,7 @@ Status ReplayGuard::CheckAndRecord(std::string_view site, std::string_view nonce
   }
   // The entry must live until the timestamp itself falls out of the window.
   order_.push_back(Seen{timestamp + window, key});
-  keys_.insert(std::move(key));
+  keys_.insert(key);
   return OkStatus();
 }
 

@@ -18,6 +18,7 @@
 // SECURITY: the secret is only ever held in SecretBytes; signatures are compared in constant
 // time; error messages never carry the secret or the expected signature.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -58,9 +59,17 @@ http::Headers SignSiteRequest(std::string_view site, const SecretBytes& secret,
 // Remembers nonces seen within the replay window, per site. Memory is bounded by the number of
 // requests accepted within one window; expired entries are evicted in arrival order
 // (amortised O(1) per check). Thread-safe.
+//
+// Each (site, nonce) is remembered as its 128-bit SipHash (libsodium crypto_shorthash_siphashx24)
+// under a key drawn at construction, not as a string: about 60 bytes per accepted request instead
+// of about 230 (at a million sites heartbeating every 60 s with the 300 s window, 5 M entries:
+// ~0.3 GB instead of ~1.2 GB), and one allocation per request instead of three. The key is
+// secret to the process, so nobody can choose a nonce whose entry collides with another site's;
+// an accidental collision (2^-128 per pair) could only reject a legitimate request, never accept
+// a replay.
 class ReplayGuard {
  public:
-  explicit ReplayGuard(std::chrono::seconds window = kDefaultReplayWindow) : window_(window) {}
+  explicit ReplayGuard(std::chrono::seconds window = kDefaultReplayWindow);
 
   std::chrono::seconds window() const { return window_; }
 
@@ -73,16 +82,25 @@ class ReplayGuard {
   size_t size() const;
 
  private:
+  struct Key {  // SipHash-x24(hash_key_, site + '\n' + nonce)
+    uint64_t hi = 0, lo = 0;
+    bool operator==(const Key& o) const { return hi == o.hi && lo == o.lo; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept { return static_cast<size_t>(k.lo); }
+  };
   struct Seen {
     int64_t expires_at;  // unix seconds after which the entry can be forgotten
-    std::string key;     // site + '\n' + nonce
+    Key key;
   };
+  Key KeyOf(std::string_view site, std::string_view nonce) const;
   void EvictLocked(int64_t now_s);
 
   std::chrono::seconds window_;
+  std::array<uint8_t, 16> hash_key_{};  // random, set once by the constructor
   mutable std::mutex mu_;
-  std::unordered_set<std::string> keys_;  // guarded by mu_
-  std::deque<Seen> order_;                // guarded by mu_; expires_at non-decreasing-ish
+  std::unordered_set<Key, KeyHash> keys_;  // guarded by mu_
+  std::deque<Seen> order_;                 // guarded by mu_; expires_at non-decreasing-ish
 };
 
 struct SiteRequestView {

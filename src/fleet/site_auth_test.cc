@@ -139,5 +139,24 @@ TEST_F(SiteAuthTest, GuardForgetsExpiredNonces) {
   EXPECT_EQ(guard_.size(), 1u);
 }
 
+TEST_F(SiteAuthTest, GuardKeysEachNonceBySite) {
+  // The guard keeps a keyed hash of (site, nonce): the same nonce is fresh for another site,
+  // a long site id (past the hashing's stack buffer) works, and each pair is accepted once.
+  const int64_t ts = ToUnixSeconds(clock_.Now());
+  const std::string nonce(32, 'a');
+  const std::string long_site(200, 's');
+  for (const std::string& site : {std::string("site-a"), std::string("site-b"), long_site}) {
+    ASSERT_TRUE(guard_.CheckAndRecord(site, nonce, ts, clock_.Now())) << site;
+    auto again = guard_.CheckAndRecord(site, nonce, ts, clock_.Now());
+    ASSERT_FALSE(again) << site;
+    EXPECT_NE(again.error().message.find("replayed"), std::string::npos);
+  }
+  EXPECT_TRUE(guard_.CheckAndRecord("site-a", std::string(32, 'b'), ts, clock_.Now()));
+  EXPECT_EQ(guard_.size(), 4u);
+  // A second guard (another process) draws another hash key and knows none of these.
+  ReplayGuard other;
+  EXPECT_TRUE(other.CheckAndRecord("site-a", nonce, ts, clock_.Now()));
+}
+
 }  // namespace
 }  // namespace vigie::fleet

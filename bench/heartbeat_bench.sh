@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Heartbeats per second: `vigie server` vs nginx answering 204 (the ceiling), issue 7.
+#
+# Builds (Release, -DVIGIE_BUILD_BENCH=ON), prepares a throwaway data directory with S sites
+# (bench/heartbeat_setup.cc: packages, agent secrets in the local secrets backend, as
+# provisioning leaves them), starts the real `vigie server` on it, registers every site through
+# POST /v1/sites/{id}/register, starts nginx (TLS with the same certificate and key, `return
+# 204;`), then for each connection count runs the same load generator (bench/heartbeat_load.cc:
+# signed heartbeats, keep-alive TLS, no pipelining) against vigie and against nginx, alternately,
+# and prints a table. Also runs the tracker memory bench (bench/liveness_memory_bench.cc).
+#
+# Usage: bench/heartbeat_bench.sh [--sites 10000] [--duration 20] [--warmup 5]
+#                                 [--conns "16 64 256"] [--threads 1] [--build-dir DIR]
+#                                 [--perf] [--keep] [--no-build]
+#   --perf   records `perf record -g` of the vigie server during the first vigie run
+#            (perf.data left in the work directory, which is then kept).
+#   --keep   keeps the work directory (data dir, logs, results.jsonl).
+#   --no-build  uses the binaries already in the build directory.
+# Needs: nginx (Debian: nginx-light), jq, ninja, cmake. Traffic stays on 127.0.0.1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD="$ROOT/build/bench"
+SITES=10000
+DURATION=20
+WARMUP=5
+CONNS="16 64 256"
+THREADS=1
+PERF=0
+KEEP=0
+BUILD_FIRST=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --sites) SITES=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --conns) CONNS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --build-dir) BUILD=$(realpath -m "$2"); shift 2 ;;
+    --perf) PERF=1; KEEP=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    --no-build) BUILD_FIRST=0; shift ;;
+    *) echo "heartbeat_bench.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+for tool in nginx jq cmake ninja; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "heartbeat_bench.sh: $tool not found (Debian: apt-get install nginx-light jq cmake ninja-build)" >&2
+    exit 2
+  fi
+done
+
+if [[ $BUILD_FIRST == 1 ]]; then
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVIGIE_BUILD_BENCH=ON >/dev/null
+  ninja -C "$BUILD" -j2 vigie vigie_heartbeat_setup vigie_heartbeat_load vigie_liveness_memory_bench
+fi
+
+WORK=$(mktemp -d /tmp/vigie-heartbeat-bench.XXXXXX)
+VIGIE_PID=""
+NGINX_STARTED=0
+cleanup() {
+  if [[ -n "$VIGIE_PID" ]]; then kill -TERM "$VIGIE_PID" 2>/dev/null || true; wait "$VIGIE_PID" 2>/dev/null || true; fi
+  if [[ $NGINX_STARTED == 1 && -f "$WORK/nginx/nginx.pid" ]]; then
+    kill -QUIT "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
+  fi
+  if [[ $KEEP == 1 ]]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+free_port() {
+  local used port
+  used=$(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u)
+  while :; do
+    port=$((20000 + RANDOM % 20000))
+    if ! grep -qx "$port" <<<"$used"; then echo "$port"; return; fi
+  done
+}
+wait_port() {  # port, what
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "heartbeat_bench.sh: $2 is not listening on 127.0.0.1:$1 (logs in $WORK)" >&2
+  KEEP=1
+  exit 1
+}
+
+VPORT=$(free_port)
+NPORT=$(free_port)
+while [[ $NPORT == "$VPORT" ]]; do NPORT=$(free_port); done
+DATA="$WORK/data"
+SITES_FILE="$WORK/sites.txt"
+
+echo "== setup: $SITES sites in $DATA"
+"$BUILD/bench/vigie_heartbeat_setup" --data-dir "$DATA" --sites "$SITES" --port "$VPORT" \
+  --sites-file "$SITES_FILE" 2>"$WORK/setup.log"
+
+echo "== vigie server on 127.0.0.1:$VPORT"
+"$BUILD/src/cli/vigie" server --config "$DATA/vigie.toml" >"$WORK/vigie.out" 2>"$WORK/vigie.log" &
+VIGIE_PID=$!
+wait_port "$VPORT" "vigie server"
+
+echo "== nginx on 127.0.0.1:$NPORT"
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$NPORT ssl;
+    ssl_certificate $DATA/fleet/tls.crt;
+    ssl_certificate_key $DATA/fleet/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { return 204; }
+  }
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+NGINX_STARTED=1
+wait_port "$NPORT" "nginx"
+
+LOAD="$BUILD/bench/vigie_heartbeat_load"
+echo "== registering $SITES sites (POST /v1/sites/{id}/register)"
+"$LOAD" --mode register --port "$VPORT" --sites-file "$SITES_FILE" --connections 16 \
+  --label vigie-register --ca "$DATA/fleet/tls.crt" | tee -a "$WORK/results.jsonl"
+
+RESULTS="$WORK/results.jsonl"
+first=1
+for c in $CONNS; do
+  for target in vigie nginx; do
+    port=$VPORT; [[ $target == nginx ]] && port=$NPORT
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    if [[ $target == vigie && $PERF == 1 && $first == 1 ]]; then
+      perf record -g -F 499 -p "$VIGIE_PID" -o "$WORK/perf.data" -- sleep "$((WARMUP + DURATION))" \
+        >/dev/null 2>&1 &
+      PERF_PID=$!
+      first=0
+    fi
+    "$LOAD" --port "$port" --sites-file "$SITES_FILE" --connections "$c" --threads "$THREADS" \
+      --duration "$DURATION" --warmup "$WARMUP" --label "$target" --ca "$DATA/fleet/tls.crt" \
+      | jq -c --arg load "$load" '. + {loadavg: $load}' | tee -a "$RESULTS" || true
+    if [[ -n "${PERF_PID:-}" ]]; then wait "$PERF_PID" || true; PERF_PID=""; fi
+  done
+done
+
+echo
+echo "== tracker memory (1,000,000 sites)"
+"$BUILD/bench/vigie_liveness_memory_bench" --sites 1000000 | tee -a "$RESULTS"
+
+echo
+echo "Heartbeats/s, $SITES sites, ${DURATION}s after ${WARMUP}s warm-up, $(nproc) cores, loadavg at start of each pair"
+printf '%-6s %-8s %10s %8s %8s %10s %8s %8s %7s  %s\n' conns target vigie/s p50_us p99_us nginx/s p50_us p99_us ratio loadavg
+for c in $CONNS; do
+  jq -rs --argjson c "$c" '
+    (map(select(.mode == "heartbeat" and .connections == $c and .label == "vigie")) | last) as $v |
+    (map(select(.mode == "heartbeat" and .connections == $c and .label == "nginx")) | last) as $n |
+    [$c, "", $v.rate, $v.p50_us, $v.p99_us, $n.rate, $n.p50_us, $n.p99_us,
+     (if $n.rate > 0 then ($v.rate / $n.rate * 100 | round / 100) else 0 end), $v.loadavg,
+     $v.errors, $n.errors] | @tsv' "$RESULTS" |
+    awk -F'\t' '{printf "%-6s %-8s %10d %8d %8d %10d %8d %8d %7.2f  %s  (errors: vigie %s, nginx %s)\n",
+                 $1, "", $3, $4, $5, $6, $7, $8, $9, $10, $11, $12}'
+done
+echo "Targets: vigie >= 0.60 x nginx; >= 17000 heartbeats/s; tracker <= 512 bytes/site."
