@@ -19,6 +19,7 @@
 #include "fleet/site_auth.h"
 #include "http/curl_client.h"
 #include "http/metrics.h"
+#include "http/metrics_parse.h"
 #include "http/server.h"
 #include "package/enrollment_key.h"
 #include "package/package.h"
@@ -198,6 +199,12 @@ struct Agent::Impl {
     body["sequence"] = ++sequence;
     body["sent_at"] = FormatRfc3339(env.clock->Now());
     body["admin_password_must_change"] = admin->must_change();
+    // MAINT_003: the agent's own /metrics body, parsed and linted as promtool would.
+    http::MetricsSelfCheck check = http::SelfCheckMetricsText(metrics.Render());
+    body["metrics"] = {{"ok", check.ok},
+                       {"families", check.families},
+                       {"samples", check.samples},
+                       {"error", check.error}};
     VIGIE_ASSIGN_OR_RETURN(http::HttpResponse r,
                            Post("/v1/sites/" + manifest.site_id + "/heartbeat", body.dump()));
     if (r.status >= 200 && r.status < 300) return OkStatus();
@@ -557,12 +564,8 @@ uint16_t Agent::admin_port() const { return impl_->server ? impl_->server->port(
 
 std::string Agent::MetricsText() const { return impl_->metrics.Render(); }
 
-int RunAgent(const config::Config& config, const RunAgentArgs& args) {
-  auto fail = [](const Error& e) {
-    std::cerr << "vigie agent: " << e.ToString() << "\n";
-    return ExitCodeFor(e.code);
-  };
-  Env env = RealEnv();
+Result<AgentOptions> AgentOptionsFromConfig(const config::Config& config,
+                                            const RunAgentArgs& args, const Env& env) {
   AgentOptions options;
   options.state_dir =
       config.agent.state_dir.empty() ? config.data_dir + "/agent" : config.agent.state_dir;
@@ -572,14 +575,13 @@ int RunAgent(const config::Config& config, const RunAgentArgs& args) {
           ? options.state_dir + "/" + std::string(package::kEnrollmentPrivateKeyFile)
           : args.enrollment_key_file;
   if (options.package_file.empty()) {
-    return fail(Error{ErrorCode::kInvalidArgument,
-                      "no deployment package: set agent.package_file or pass --package"});
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "no deployment package: set agent.package_file or pass --package");
   }
   if (!args.fleet_public_key_file.empty()) {
-    auto pem = env.fs->ReadFile(args.fleet_public_key_file);
-    if (!pem) return fail(pem.error());
-    auto key = crypto::Ed25519PublicKeyFromPem(*pem);
-    if (!key) return fail(key.error().Wrap(args.fleet_public_key_file));
+    VIGIE_ASSIGN_OR_RETURN(auto pem, env.fs->ReadFile(args.fleet_public_key_file));
+    auto key = crypto::Ed25519PublicKeyFromPem(pem);
+    if (!key) return tl::unexpected(key.error().Wrap(args.fleet_public_key_file));
     options.fleet_public_key = *key;
   }
   options.heartbeat_interval = std::chrono::seconds(config.agent.heartbeat_interval_seconds);
@@ -588,6 +590,17 @@ int RunAgent(const config::Config& config, const RunAgentArgs& args) {
   options.disk_paths = {"/", options.state_dir};
   options.vault_address = config.vault.address;
   options.vault_ca_file = config.vault.ca_file;
+  return options;
+}
+
+int RunAgent(const config::Config& config, const RunAgentArgs& args) {
+  auto fail = [](const Error& e) {
+    std::cerr << "vigie agent: " << e.ToString() << "\n";
+    return ExitCodeFor(e.code);
+  };
+  Env env = RealEnv();
+  auto options = AgentOptionsFromConfig(config, args, env);
+  if (!options) return fail(options.error());
 
   // Block the stop signals before any thread starts, so only sigwait below receives them.
   sigset_t signals;
@@ -601,7 +614,7 @@ int RunAgent(const config::Config& config, const RunAgentArgs& args) {
     ~RestoreMask() { pthread_sigmask(SIG_SETMASK, mask, nullptr); }
   } restore{&previous};
 
-  auto agent = Agent::Start(std::move(options), env);
+  auto agent = Agent::Start(std::move(*options), env);
   if (!agent) return fail(agent.error());
 #ifdef VIGIE_HAVE_SYSTEMD
   sd_notify(0, "READY=1\nSTATUS=heartbeating");

@@ -16,7 +16,9 @@
 //      count as registered, remembered in the state file;
 //   4. heartbeats (MAINT_001): POST {fleet_url}/v1/sites/{site}/heartbeat whose body is the
 //      health report (HealthReportJson, the format src/fleet/health_report.h parses) plus
-//      "site_id", "package_id", "sequence", "sent_at", "admin_password_must_change"; it carries
+//      "site_id", "package_id", "sequence", "sent_at", "admin_password_must_change", and
+//      "metrics" {"ok","families","samples","error"}: the agent's self-check of its own /metrics
+//      body (parsed and linted as promtool would, http/metrics_parse.h; MAINT_003); it carries
 //      admin_password_changed_at (PROV_005) from the first heartbeat after the change. Sent every
 //      heartbeat_interval (<= 60 s) shortened by a random jitter of 0..jitter_percent % (never
 //      lengthened: a gap never exceeds the interval). On an error (transport, non-2xx) it retries
@@ -149,6 +151,12 @@ struct RunAgentArgs {
   std::string fleet_public_key_file;  // Ed25519 PEM; "" = pinned / trust on first use
   std::string package_file;           // "" = config agent.package_file
 };
+
+// The agent's options from the configuration ([agent], [vault], data_dir) and `args`: what
+// `vigie agent run` and `vigie dev` start the agent with. Reads the fleet public key file.
+// Errors: kInvalidArgument (no package), the key file's read or parse error (file named).
+Result<AgentOptions> AgentOptionsFromConfig(const config::Config& config,
+                                            const RunAgentArgs& args, const Env& env);
 
 // Runs the daemon until SIGTERM or SIGINT: blocks those signals in the calling thread (call it
 // before starting other threads, so every thread inherits the mask), starts the agent, tells

@@ -1,5 +1,7 @@
 #include "cli/backends.h"
 
+#include "ledger/anchor_service.h"
+
 #include "backend/aws/aws_identity.h"
 #include "backend/aws/aws_kms.h"
 #include "backend/aws/aws_secrets.h"
@@ -90,7 +92,8 @@ Result<FleetBackends> OpenFleetBackends(const config::Config& c, Env env, bool o
   b.fleet_key = std::make_unique<crypto::SigningKey>(std::move(key));
   if (open_ledger) {
     VIGIE_ASSIGN_OR_RETURN(b.ledger, ledger::Ledger::Open(c.data_dir + "/ledger", env,
-                                                          b.fleet_key.get()));
+                                                          b.fleet_key.get(),
+                                                          ledger::LedgerOptionsFromConfig(c.ledger)));
   }
   return b;
 }
