@@ -198,6 +198,7 @@ struct FleetServer::Impl {
   // Metrics.
   http::CounterFamily* heartbeats_received = nullptr;
   http::CounterFamily* heartbeats_rejected = nullptr;
+  http::CounterFamily* healthcheck_store_failures = nullptr;
   http::HistogramFamily* latency = nullptr;
   http::GaugeFamily* site_last = nullptr;
   http::GaugeFamily* site_state = nullptr;
@@ -230,9 +231,15 @@ struct FleetServer::Impl {
                            metrics.AddCounter("vigie_heartbeats_rejected_total",
                                               "Heartbeats rejected, by reason.", {"reason"}));
     for (const char* r : {"bad_headers", "bad_signature", "stale_timestamp", "replayed",
-                          "wrong_site", "unknown_site", "malformed_report", "not_registered"}) {
+                          "wrong_site", "unknown_site", "malformed_report", "not_registered",
+                          "store_unavailable"}) {
       heartbeats_rejected->With({r});
     }
+    VIGIE_ASSIGN_OR_RETURN(
+        healthcheck_store_failures,
+        metrics.AddCounter("vigie_healthcheck_store_failures_total",
+                           "Healthcheck rows acknowledged to a site whose commit then failed."));
+    healthcheck_store_failures->Get();
     VIGIE_ASSIGN_OR_RETURN(
         latency, metrics.AddHistogram("vigie_http_request_duration_seconds",
                                       "HTTP request latency by method, route and status class.",
@@ -623,17 +630,19 @@ struct FleetServer::Impl {
       if (report->passed) l.last_pass_at = now;
       dirty.insert(site);
     }
-    auto id = std::make_shared<int64_t>(0);
+    // The healthcheck row (evidence for MAINT_001 and for the licence, PROV_022) is enqueued for
+    // the store's next group commit and the reply does not wait for it: the I/O threads never
+    // wait on the database. What a crash can lose is documented in fleet_service.h. A licence
+    // activation runs its Store::Write after every job enqueued before it, so it decides on
+    // committed rows only.
     const bool passed = report->passed;
     const int keep = options.healthchecks_kept_per_site;
     auto st = deps.store->WriteAsync(
-        [site, now, passed, json_report = report->canonical_json, id,
-         keep](store::Txn& txn) -> Status {
+        [site, now, passed, json_report = report->canonical_json, keep](store::Txn& txn) -> Status {
           VIGIE_RETURN_IF_ERROR(txn.Exec(
               "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, ?, ?)",
               {site, now, static_cast<int64_t>(passed ? 1 : 0), json_report}));
-          *id = txn.LastInsertId();
-          if (*id % 16 == 0) {
+          if (txn.LastInsertId() % 16 == 0) {
             // Keep the last `keep` per site, and every healthcheck a licence relied on.
             VIGIE_RETURN_IF_ERROR(txn.Exec(
                 "DELETE FROM healthchecks WHERE site_id = ? AND id NOT IN (SELECT id FROM "
@@ -643,17 +652,19 @@ struct FleetServer::Impl {
           }
           return OkStatus();
         },
-        [respond, id, passed, failing = report->failing](Status st) {
+        [this, site](Status st) {
           if (!st) {
-            respond(ServerResponse::Error(st.error()));
-            return;
+            healthcheck_store_failures->Get().Inc();
+            log::Error("healthcheck_store_failed", {{"site", site}, {"error", st.error().ToString()}});
           }
-          respond(JsonOk({{"accepted", true},
-                          {"healthcheck_id", *id},
-                          {"passed", passed},
-                          {"failing", failing}}));
         });
-    if (!st) respond(ServerResponse::Error(st.error()));
+    if (!st) {
+      // Queue full (kResourceExhausted -> 429) or store closed: the agent retries with backoff.
+      heartbeats_rejected->With({"store_unavailable"}).Inc();
+      respond(ServerResponse::Error(st.error()));
+      return;
+    }
+    respond(JsonOk({{"accepted", true}, {"passed", passed}, {"failing", report->failing}}));
   }
 
   void HandleActivate(const ServerRequest& req, Responder respond) {

@@ -11,7 +11,9 @@
 //        the enrollment key inside the package. Committed (Store::Write) before the reply.
 //   POST /v1/sites/{id}/heartbeat         site-signed. MAINT_001: a healthcheck report
 //        (health_report.h). Updates the in-memory liveness tracker at once; the healthcheck row
-//        (evidence) is committed with WriteAsync and the reply is sent from its completion.
+//        (evidence) is enqueued with WriteAsync for the store's next group commit and the reply
+//        (200 {"accepted","passed","failing"}) does not wait for it; a full write queue answers
+//        429 and the agent backs off.
 //   POST /v1/sites/{id}/license/activate  site-signed or operator token. PROV_022: 409 naming
 //        PROV_022 unless the site's latest healthcheck passed within license_health_window; the
 //        healthcheck used is recorded with the activation.
@@ -34,12 +36,14 @@
 //
 // Threads: handlers never wait on the database or on the SecretsBackend on an I/O thread: work
 // that blocks (registration commit, admin queries, licence activation, a secret-cache miss)
-// runs on one worker thread; heartbeats are answered from the Store's WriteAsync completion.
+// runs on one worker thread; heartbeats are answered once their row is enqueued.
 //
 // What a crash can lose: at most one flush interval (flush_interval) of last-seen times and
-// last reports in heartbeats_last (kept in memory, flushed in batches). Never a registration,
-// a licence activation (both committed before the reply), an acknowledged healthcheck (the
-// reply waits for its commit) or an alert (committed before it is notified; an alert whose
+// last reports in heartbeats_last (kept in memory, flushed in batches), and the healthcheck rows
+// still queued for the group commit in progress (milliseconds of heartbeats; the next heartbeat
+// of each site brings a new one). A licence is decided only on committed healthchecks (its
+// Store::Write runs after every job enqueued before it). Never a registration, a licence
+// activation (both committed before the reply) or an alert (committed before it is notified; an alert whose
 // commit was cut by the crash is raised again after restart, since the tracker restarts from
 // heartbeats_last and the silence continues).
 //

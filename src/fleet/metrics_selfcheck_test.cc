@@ -202,6 +202,8 @@ TEST_F(MetricsSelfCheckTest, FleetServerRecordsItsSelfCheckAndMaint003JudgesTheS
   compliance::RuleRegistry registry;
   compliance::RegisterAllRules(registry);
   auto judge = [&](std::string_view site) {
+    // Heartbeat replies do not wait for their healthcheck row's commit: let it land first.
+    EXPECT_TRUE(store_->Write([](store::Txn&) { return OkStatus(); }));
     compliance::StoreEvidence evidence(*store_, clock_, {});
     auto r = registry.Find("MAINT_003")->check(*compliance::FindRule("MAINT_003"), evidence, site);
     EXPECT_FALSE(evidence.error().has_value()) << evidence.error()->ToString();
@@ -217,6 +219,8 @@ TEST_F(MetricsSelfCheckTest, FleetServerRecordsItsSelfCheckAndMaint003JudgesTheS
       << r.summary;
   // Bulk path (inside an evaluation): same answers.
   {
+    // Heartbeat replies do not wait for their healthcheck row's commit: let it land first.
+    EXPECT_TRUE(store_->Write([](store::Txn&) { return OkStatus(); }));
     compliance::StoreEvidence evidence(*store_, clock_, {});
     auto report = compliance::Evaluate(registry, evidence, compliance::Filter{{}, {"MAINT_003"}});
     ASSERT_TRUE(report) << report.error().ToString();
