@@ -71,4 +71,38 @@ Result<Bytes> Base64UrlDecode(std::string_view b64) {
   return DecodeBase64(b64, sodium_base64_VARIANT_URLSAFE_NO_PADDING, "base64url");
 }
 
+Result<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+' && plus_is_space) {
+      out += ' ';
+      continue;
+    }
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "truncated percent-escape at offset " + std::to_string(i));
+    }
+    const int hi = hex(s[i + 1]);
+    const int lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "invalid percent-escape at offset " + std::to_string(i));
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace vigie

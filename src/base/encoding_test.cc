@@ -38,3 +38,21 @@ TEST(EncodingTest, Base64UrlIsUnpaddedAndUrlSafe) {
 
 }  // namespace
 }  // namespace vigie
+
+namespace vigie {
+namespace {
+
+TEST(PercentDecodeTest, DecodesEscapesAndPlusOnlyWhenAsked) {
+  EXPECT_EQ(*PercentDecode("%7B%22a%22%3a1%7D+x"), "{\"a\":1}+x");
+  EXPECT_EQ(*PercentDecode("site%2Da+b", /*plus_is_space=*/true), "site-a b");
+  EXPECT_EQ(*PercentDecode(""), "");
+  auto truncated = PercentDecode("ab%7");
+  ASSERT_FALSE(truncated);
+  EXPECT_EQ(truncated.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(truncated.error().message.find("offset 2"), std::string::npos);
+  EXPECT_FALSE(PercentDecode("%zz"));
+  EXPECT_FALSE(PercentDecode("%"));
+}
+
+}  // namespace
+}  // namespace vigie

@@ -80,6 +80,7 @@ class ComplianceRouteTest : public ::testing::Test {
 
   void Start(bool with_evaluator = true) {
     FleetServerOptions o;
+    o.listen_address = "127.0.0.1:0";  // a free port: tests run in parallel
     o.tls = false;
     o.data_dir = dir_.path();
     o.compliance_interval = seconds(300);

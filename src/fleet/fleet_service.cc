@@ -81,27 +81,13 @@ class Worker {
   std::thread thread_;
 };
 
-// Decodes %XX and '+' of one query-string component.
+// One query-string component: %XX escapes and '+' (form encoding).
 Result<std::string> DecodeQueryComponent(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] != '%') {
-      out += s[i];
-    } else if (i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "GET /v1/compliance: malformed percent-encoding in the query string");
-    }
+  auto out = PercentDecode(s, /*plus_is_space=*/true);
+  if (!out) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "GET /v1/compliance: malformed percent-encoding in the query string (" +
+                         out.error().message + ")");
   }
   return out;
 }

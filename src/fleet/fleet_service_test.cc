@@ -78,6 +78,7 @@ class FleetServerTest : public ::testing::Test {
 
   void Start(bool tls = false) {
     FleetServerOptions o;
+    o.listen_address = "127.0.0.1:0";  // a free port: tests run in parallel
     o.tls = tls;
     o.data_dir = dir_.path();
     o.max_body_bytes = 4096;
@@ -404,6 +405,7 @@ TEST_F(FleetServerTest, LastSeenFlushedAndReloadedAfterRestart) {
   server_.reset();
   // Restart: the registration and the liveness state survive; the token file is reused.
   FleetServerOptions o;
+  o.listen_address = "127.0.0.1:0";  // a free port: tests run in parallel
   o.tls = false;
   o.data_dir = dir_.path();
   auto again = StartFleetServer(std::move(o), FleetDeps{env_, store_.get(), &secrets_, nullptr});

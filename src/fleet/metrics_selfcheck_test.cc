@@ -155,6 +155,7 @@ TEST_F(MetricsSelfCheckTest, FleetServerRecordsItsSelfCheckAndMaint003JudgesTheS
   auto secret = SecretBytes::CopyFrom("agent-secret-of-site-a");
   ASSERT_TRUE(secrets.Create("vigie/sites/site-a/agent-api-secret", secret, {}, "t"));
   FleetServerOptions o;
+  o.listen_address = "127.0.0.1:0";  // a free port: tests run in parallel
   o.tls = false;
   o.data_dir = dir_.path();
   Env env{&clock_, RealFileSystem(), RealRandom()};

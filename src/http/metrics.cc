@@ -147,23 +147,31 @@ T& Family<T>::With(const LabelValues& values) {
 }
 
 template <typename T>
-void Family<T>::Replace(
-    const std::map<LabelValues, double>& values) requires std::is_same_v<T, Gauge> {
-  for (const auto& [labels, v] : values) {
-    if (labels.size() != label_names_.size()) {
-      std::fprintf(stderr, "vigie: metric %s takes %zu label values, got %zu (programming error)\n",
-                   name_.c_str(), label_names_.size(), labels.size());
-      std::abort();
+void Family<T>::Replace(const std::map<LabelValues, double>& values) {
+  // Not a requires-clause: clang-14 instantiates constrained members on the explicit
+  // instantiations below (Family<Counter>, Family<Histogram>) and then fails on Set().
+  if constexpr (!std::is_same_v<T, Gauge>) {
+    std::fprintf(stderr, "vigie: metric %s: Replace is for gauges only (programming error)\n",
+                 name_.c_str());
+    std::abort();
+  } else {
+    for (const auto& [labels, v] : values) {
+      if (labels.size() != label_names_.size()) {
+        std::fprintf(stderr,
+                     "vigie: metric %s takes %zu label values, got %zu (programming error)\n",
+                     name_.c_str(), label_names_.size(), labels.size());
+        std::abort();
+      }
     }
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = series_.begin(); it != series_.end();) {
-    it = values.count(it->first) == 0 ? series_.erase(it) : std::next(it);
-  }
-  for (const auto& [labels, v] : values) {
-    auto& series = series_[labels];
-    if (!series) series = std::make_unique<Gauge>();
-    series->Set(v);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = series_.begin(); it != series_.end();) {
+      it = values.count(it->first) == 0 ? series_.erase(it) : std::next(it);
+    }
+    for (const auto& [labels, v] : values) {
+      auto& series = series_[labels];
+      if (!series) series = std::make_unique<Gauge>();
+      series->Set(v);
+    }
   }
 }
 

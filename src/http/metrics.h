@@ -90,8 +90,8 @@ class Family {
   // site that disappeared stops being exported), the others are set, created when new.
   // REQUIRES: every key has one value per label name (else aborts, as With()).
   // A handle from With() for a removed series dangles: do not keep handles of a family whose
-  // series are replaced.
-  void Replace(const std::map<LabelValues, double>& values) requires std::is_same_v<T, Gauge>;
+  // series are replaced. Called on another family, aborts (a programming error).
+  void Replace(const std::map<LabelValues, double>& values);
 
   const std::string& name() const { return name_; }
   const std::vector<std::string>& label_names() const { return label_names_; }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/encoding.h"
 #include "base/log.h"
 #include "http/server.h"
 
@@ -33,30 +34,6 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 
 bool IsParam(std::string_view segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool PercentDecode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = HexValue(in[i + 1]);
-    int lo = HexValue(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return true;
 }
 
 }  // namespace
@@ -183,14 +160,14 @@ void Router::Dispatch(ServerRequest& request, Responder respond) const {
   request.params.clear();
   for (size_t i = 0; i < parts.size(); ++i) {
     if (!IsParam(best->segments[i])) continue;
-    std::string value;
-    if (!PercentDecode(parts[i], value)) {
+    auto value = PercentDecode(parts[i]);
+    if (!value) {
       respond(ServerResponse::ErrorWithStatus(
           400, ErrorCode::kInvalidArgument,
           fmt::format("path segment {} has a malformed percent-encoding", i + 1)));
       return;
     }
-    request.params[best->segments[i].substr(1, best->segments[i].size() - 2)] = std::move(value);
+    request.params[best->segments[i].substr(1, best->segments[i].size() - 2)] = std::move(*value);
   }
   try {
     best->handler(request, respond);

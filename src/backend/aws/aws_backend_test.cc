@@ -82,8 +82,8 @@ std::map<std::string, std::string> Form(const http::HttpRequest& r) {
     std::string_view piece = body.substr(0, amp);
     body = amp == std::string_view::npos ? "" : body.substr(amp + 1);
     size_t eq = piece.find('=');
-    auto key = aws_internal::PercentDecode(piece.substr(0, eq));
-    auto value = aws_internal::PercentDecode(piece.substr(eq + 1));
+    auto key = PercentDecode(piece.substr(0, eq));
+    auto value = PercentDecode(piece.substr(eq + 1));
     EXPECT_TRUE(key && value) << piece;
     if (key && value) out[*key] = *value;
   }
@@ -768,9 +768,9 @@ TEST(AwsCommonTest, Iso8601AndPercentDecoding) {
   EXPECT_TRUE(aws_internal::ParseIso8601("2026-11-21T20:05:29+00:00"));
   EXPECT_FALSE(aws_internal::ParseIso8601("2026-11-21 garbage"));
   EXPECT_FALSE(aws_internal::ParseIso8601("2026-13-21T20:05:29Z"));
-  EXPECT_EQ(*aws_internal::PercentDecode("%7B%22a%22%3A1%7D+x"), "{\"a\":1}+x");
-  EXPECT_FALSE(aws_internal::PercentDecode("%7"));
-  EXPECT_FALSE(aws_internal::PercentDecode("%zz"));
+  EXPECT_EQ(*PercentDecode("%7B%22a%22%3A1%7D+x"), "{\"a\":1}+x");
+  EXPECT_FALSE(PercentDecode("%7"));
+  EXPECT_FALSE(PercentDecode("%zz"));
 }
 
 TEST(AwsCommonTest, AwsCodeOfReadsTheCallLayerMessage) {

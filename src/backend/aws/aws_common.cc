@@ -25,36 +25,6 @@ QueryForm& QueryForm::Add(std::string_view key, std::string_view value) {
   return *this;
 }
 
-Result<std::string> PercentDecode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       fmt::format("truncated percent-escape at offset {}", i));
-    }
-    int hi = hex(s[i + 1]);
-    int lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       fmt::format("invalid percent-escape at offset {}", i));
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 std::string AwsCodeOf(const Error& error) {
   std::string_view m = error.message;
   if (!m.starts_with("aws ")) return "";

@@ -34,10 +34,6 @@ class QueryForm {
   std::string body_;
 };
 
-// RFC 3986 percent-decoding ("%7B" -> '{'); '+' is kept (IAM's PolicyDocument encoding).
-// Errors: kInvalidArgument on a truncated or non-hex escape.
-Result<std::string> PercentDecode(std::string_view s);
-
 // The AWS error code inside an Error built by cloud::AwsClient::Call, whose message reads
 // "aws <service> <operation>: <Code>...": "" when the message does not have that shape.
 std::string AwsCodeOf(const Error& error);

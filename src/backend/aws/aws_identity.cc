@@ -9,6 +9,7 @@
 #include <streambuf>
 
 #include "backend/aws/aws_common.h"
+#include "base/encoding.h"
 #include "backend/policy.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -402,7 +403,7 @@ Result<std::string> AwsIdentity::GetUserPolicyDocument(const std::string& site_i
                                  .Add("UserName", user_name)
                                  .Add("PolicyName", user_name));
   if (!result) return tl::unexpected(InSite(result.error(), site_id));
-  auto doc = aws_internal::PercentDecode(Text(*result, "PolicyDocument"));
+  auto doc = PercentDecode(Text(*result, "PolicyDocument"));
   if (!doc) {
     return tl::unexpected(doc.error().Wrap(
         fmt::format("aws identity, site {}: aws iam GetUserPolicy: PolicyDocument", site_id)));
