@@ -74,10 +74,12 @@ std::vector<std::string> XmlAll(std::string_view body, const std::string& tag) {
 class SharedMoto {
  public:
   // nullptr when moto_server is not on PATH; else the server (check error() for a failed start).
+  // Owned by a function-local static, so the server (and its process group) is stopped when the
+  // test binary exits instead of outliving it.
   static SharedMoto* Get() {
-    static SharedMoto* moto = [] {
-      if (!vigie::testing::MotoServer::Available()) return static_cast<SharedMoto*>(nullptr);
-      auto* m = new SharedMoto();
+    static std::unique_ptr<SharedMoto> moto = [] {
+      if (!vigie::testing::MotoServer::Available()) return std::unique_ptr<SharedMoto>();
+      std::unique_ptr<SharedMoto> m(new SharedMoto());
       auto server = vigie::testing::MotoServer::Start({{"INITIAL_NO_AUTH_ACTION_COUNT", "0"}});
       if (!server) {
         m->error_ = server.error().ToString();
@@ -86,7 +88,7 @@ class SharedMoto {
       }
       return m;
     }();
-    return moto;
+    return moto.get();
   }
 
   const std::string& error() const { return error_; }
