@@ -499,10 +499,10 @@ int RunDev(const DevOptions& opts, std::FILE* out, std::FILE* err) {
       stop_all();
       return PrintError(err, t.error());
     }
-    std::string v = *t;
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+    std::string_view v = *t;
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
     token = SecretBytes::CopyFrom(v);
-    sodium_memzero(v.data(), v.size());
+    sodium_memzero(t->data(), t->size());  // the file's bytes: only the SecretBytes copy stays
   }
   auto activation = ActivateLicence(api + "/v1/sites/demo/license/activate", *pin, token);
   if (!activation) {

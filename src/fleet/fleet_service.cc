@@ -1,6 +1,5 @@
 #include "fleet/fleet_service.h"
 
-#include <signal.h>
 #include <sodium.h>
 
 #include <atomic>
@@ -1045,43 +1044,6 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(FleetServerOptions options
   log::Info("fleet_server_started",
             {{"port", static_cast<int64_t>(p->server->port())}, {"tls", p->options.tls}});
   return std::unique_ptr<FleetServer>(new FleetServer(std::move(impl)));
-}
-
-int RunServer(const config::Config& config, FleetDeps deps) {
-  FleetServerOptions options = FleetOptionsFromConfig(config);
-  if (!config.server.tls_cert_file.empty()) {
-    auto material = http::LoadTlsMaterial(*deps.env.fs, config.server.tls_cert_file,
-                                          config.server.tls_key_file);
-    if (!material) {
-      log::Error("fleet_server_failed", {{"error", material.error().ToString()}});
-      return ExitCodeFor(material.error().code);
-    }
-    options.tls_material = std::move(*material);
-  }
-  // Block the stop signals before any thread starts, so that only sigwait sees them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  auto server = StartFleetServer(std::move(options), deps);
-  if (!server) {
-    log::Error("fleet_server_failed", {{"error", server.error().ToString()}});
-    std::fprintf(stderr, "vigie: %s\n", server.error().ToString().c_str());
-    return ExitCodeFor(server.error().code);
-  }
-  std::printf("fleet manager listening on %s (port %u)\n", config.server.listen_address.c_str(),
-              static_cast<unsigned>((*server)->port()));
-  if (!(*server)->generated_operator_token().empty()) {
-    std::printf("operator token generated in %s (mode 0600)\n",
-                (*server)->operator_token_path().c_str());
-  }
-  std::fflush(stdout);
-  int sig = 0;
-  sigwait(&set, &sig);
-  log::Info("fleet_server_stopping", {{"signal", static_cast<int64_t>(sig)}});
-  (*server)->Stop();
-  return 0;
 }
 
 }  // namespace vigie::fleet

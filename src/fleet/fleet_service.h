@@ -100,7 +100,7 @@ struct FleetServerOptions {
 };
 
 // From the validated configuration ([server], [fleet], data_dir, alerting.sms_webhook_url).
-// TLS material is not loaded here (RunServer does it).
+// TLS material is not loaded here (the caller does: `vigie server`, `vigie dev`).
 FleetServerOptions FleetOptionsFromConfig(const config::Config& config);
 
 struct FleetDeps {
@@ -155,11 +155,5 @@ class FleetServer {
 // Errors: kInvalidArgument (missing deps, bad options), kIo (token file), kUnavailable (bind),
 // and the Store's errors.
 Result<std::unique_ptr<FleetServer>> StartFleetServer(FleetServerOptions options, FleetDeps deps);
-
-// `vigie fleet serve`: starts the server from `config` (TLS files or a generated self-signed
-// certificate, whose SPKI pin is logged), prints the address (and, on first start, where the
-// operator token was written), serves until SIGINT/SIGTERM, stops gracefully.
-// Returns a process exit code (ExitCodeFor on errors).
-int RunServer(const config::Config& config, FleetDeps deps);
 
 }  // namespace vigie::fleet

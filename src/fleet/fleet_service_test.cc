@@ -11,6 +11,7 @@
 #include "compliance/registry.h"
 #include "compliance/store_evidence.h"
 #include "fleet/site_auth.h"
+#include "fleet/test_util.h"
 #include "http/curl_client.h"
 #include "http/tls_material.h"
 #include "store/sqlite_store.h"
@@ -60,17 +61,8 @@ class FleetServerTest : public ::testing::Test {
 
   void AddSite(const std::string& site) {
     const int64_t now = ToUnixSeconds(clock_.Now());
-    ASSERT_TRUE(store_->Write([&](store::Txn& txn) -> Status {
-      VIGIE_RETURN_IF_ERROR(txn.Exec(
-          "INSERT INTO sites (id, region, state, created_at, updated_at) VALUES (?, 'eu-west-3', "
-          "'provisioned', ?, ?)",
-          {site, now, now}));
-      return txn.Exec(
-          "INSERT INTO packages (package_id, site_id, path, file_sha256, signed_bytes, signature, "
-          "fleet_key, enrollment_key, enrollment_key_fingerprint, created_at, expires_at) VALUES "
-          "(?, ?, 'p', 'x', X'00', X'00', X'00', X'00', ?, ?, ?)",
-          {"pkg-" + site, site, "fp-" + site, now, now + 86400 * 30});
-    }));
+    ASSERT_TRUE(store_->Write(
+        [&](store::Txn& txn) { return testutil::InsertProvisionedSite(txn, site, now); }));
     auto secret = SecretBytes::CopyFrom("agent-secret-of-" + site);
     ASSERT_TRUE(
         secrets_.Create("vigie/sites/" + site + "/agent-api-secret", secret, {}, "t-" + site));

@@ -11,6 +11,7 @@
 #include "fleet/fleet_service.h"
 #include "fleet/health_report.h"
 #include "fleet/site_auth.h"
+#include "fleet/test_util.h"
 #include "http/curl_client.h"
 #include "store/sqlite_store.h"
 #include "testing/fake_clock.h"
@@ -139,17 +140,8 @@ TEST(HealthReportMetricsTest, ParsesTheAgentsMetricsSelfCheck) {
 TEST_F(MetricsSelfCheckTest, FleetServerRecordsItsSelfCheckAndMaint003JudgesTheStore) {
   const int64_t now = ToUnixSeconds(clock_.Now());
   for (const std::string site : {"site-a", "site-b"}) {
-    ASSERT_TRUE(store_->Write([&](store::Txn& txn) -> Status {
-      VIGIE_RETURN_IF_ERROR(txn.Exec(
-          "INSERT INTO sites (id, region, state, created_at, updated_at) VALUES (?, 'eu-west-3', "
-          "'provisioned', ?, ?)",
-          {site, now, now}));
-      return txn.Exec(
-          "INSERT INTO packages (package_id, site_id, path, file_sha256, signed_bytes, "
-          "signature, fleet_key, enrollment_key, enrollment_key_fingerprint, created_at, "
-          "expires_at) VALUES (?, ?, 'p', 'x', X'00', X'00', X'00', X'00', ?, ?, ?)",
-          {"pkg-" + site, site, "fp-" + site, now, now + 86400 * 30});
-    }));
+    ASSERT_TRUE(store_->Write(
+        [&](store::Txn& txn) { return testutil::InsertProvisionedSite(txn, site, now); }));
   }
   vigie::testing::FakeSecrets secrets;
   auto secret = SecretBytes::CopyFrom("agent-secret-of-site-a");

@@ -126,7 +126,7 @@ CheckResult Check_MAINT_002(const RuleInfo&, EvidenceSource& evidence, std::stri
     for (const auto& m : missed) joined += (joined.empty() ? "" : "; ") + m;
     items.push_back({"missed", joined});
     return Fail(fmt::format("heartbeat gap(s) without their critical alert: {}", joined),
-                "check that the fleet manager's liveness tracker runs (vigie fleet serve) and "
+                "check that the fleet manager's liveness tracker runs (vigie server) and "
                 "its alerts table is writable",
                 items);
   }

@@ -161,7 +161,7 @@ CheckResult Check_PROV_021(const RuleInfo&, EvidenceSource& evidence, std::strin
   auto fleet = evidence.FleetSite(site);
   if (!fleet) {
     return NoEvidence(fmt::format("no fleet manager records for site {}", site),
-                      "run the fleet manager (`vigie fleet serve`) with this store");
+                      "run the fleet manager (`vigie server`) with this store");
   }
   auto packages = evidence.Packages(site);
   if (fleet->registered_at) {
@@ -212,7 +212,7 @@ CheckResult Check_PROV_022(const RuleInfo&, EvidenceSource& evidence, std::strin
   auto fleet = evidence.FleetSite(site);
   if (!fleet) {
     return NoEvidence(fmt::format("no fleet manager records for site {}", site),
-                      "run the fleet manager (`vigie fleet serve`) with this store");
+                      "run the fleet manager (`vigie server`) with this store");
   }
   if (fleet->activations.empty()) {
     return NotApplicable(fmt::format("no licence activated on site {}", site));
