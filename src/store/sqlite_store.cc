@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include <exception>
 #include <future>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -88,6 +90,23 @@ bool IsTransactionControl(std::string_view sql) {
          w == "RELEASE";
 }
 
+// The transaction control the writer runs for every batch (BEGIN IMMEDIATE, COMMIT) and every
+// job (SAVEPOINT, RELEASE, ROLLBACK TO on failure): run through statements prepared once per
+// connection (Conn::ExecControl), since sqlite3_exec would parse the text at every call.
+enum class Control { kBegin, kCommit, kRollback, kSavepoint, kRelease, kRollbackTo };
+constexpr std::array<const char*, 6> kControlSql = {"BEGIN IMMEDIATE",         // kBegin
+                                                    "COMMIT",                  // kCommit
+                                                    "ROLLBACK",                // kRollback
+                                                    "SAVEPOINT vigie_job",     // kSavepoint
+                                                    "RELEASE vigie_job",       // kRelease
+                                                    "ROLLBACK TO vigie_job"};  // kRollbackTo
+
+// Hash of the statement cache: lookups by string_view, without building a std::string key.
+struct SqlHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+};
+
 // One SQLite connection plus its prepared-statement cache. Used by one thread at a time.
 class Conn {
  public:
@@ -101,6 +120,10 @@ class Conn {
   Status Close() {
     if (!db_) return OkStatus();
     ClearCache();
+    for (sqlite3_stmt*& stmt : control_) {
+      sqlite3_finalize(stmt);  // a no-op on nullptr
+      stmt = nullptr;
+    }
     int rc = sqlite3_close(db_);
     if (rc != SQLITE_OK) {
       auto err = SqliteError(db_, rc, "close");
@@ -120,11 +143,33 @@ class Conn {
     return OkStatus();
   }
 
+  // Runs one transaction-control statement (kControlSql) through its prepared statement, with the
+  // outcome sqlite3_exec of the same text would have: SQLite's result code and message, and the
+  // same effect on the transaction state (sqlite3_get_autocommit).
+  Status ExecControl(Control c) {
+    const auto i = static_cast<size_t>(c);
+    const char* sql = kControlSql[i];
+    sqlite3_stmt*& stmt = control_[i];
+    if (stmt == nullptr) {
+      int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        stmt = nullptr;
+        return SqliteError(db_, rc, sql);
+      }
+    }
+    int rc = sqlite3_step(stmt);
+    // The error is read before the reset, which would otherwise stand in for the step's message.
+    Status st = rc == SQLITE_DONE ? OkStatus() : Status(SqliteError(db_, rc, sql));
+    sqlite3_reset(stmt);
+    return st;
+  }
+
   // A prepared statement for `sql` (cached). Exactly one statement; only `?` placeholders.
   Result<sqlite3_stmt*> Prepare(std::string_view sql) {
-    std::string key(sql);
-    auto it = cache_.find(key);
+    auto it = cache_.find(sql);
     if (it != cache_.end()) return it->second;
+    std::string key(sql);
     sqlite3_stmt* stmt = nullptr;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
@@ -167,7 +212,8 @@ class Conn {
   }
 
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
+  std::array<sqlite3_stmt*, kControlSql.size()> control_{};  // prepared on first use
 };
 
 // Resets a cached statement and drops its bindings when a call is done with it, which also ends
@@ -467,6 +513,7 @@ class SqliteStore final : public Store {
   }
 
   Status WriteAsync(WriteFn fn, DoneFn done) override {
+    bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) {
@@ -479,8 +526,16 @@ class SqliteStore final : public Store {
                                      queue_.size()));
       }
       queue_.push_back(Job{std::move(fn), std::move(done)});
+      wake = writer_waiting_;
     }
-    cv_.notify_one();
+    // No wake-up is lost: the writer sets writer_waiting_ and tests the queue under mu_, and
+    // cv_.wait releases mu_ atomically with blocking. So a push made under mu_ either happens
+    // before the writer's test (which then sees the job and does not block) or while the writer
+    // is blocked (or about to be, with writer_waiting_ already true): then this thread notifies.
+    // A notify that arrives after the writer already woke for another reason only costs it a
+    // spurious wake-up (it re-tests the queue). Notifying while the writer is running a batch
+    // would be wasted work on every enqueue.
+    if (wake) cv_.notify_one();
     return OkStatus();
   }
 
@@ -539,11 +594,15 @@ class SqliteStore final : public Store {
   }
 
   void WriterLoop() {
+    std::vector<Job> batch;  // reused: its capacity stays
     for (;;) {
-      std::vector<Job> batch;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (!stopping_ && queue_.empty()) {
+          writer_waiting_ = true;  // see WriteAsync: set and tested under mu_
+          cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+          writer_waiting_ = false;
+        }
         if (queue_.empty()) return;  // stopping and drained
         while (!queue_.empty() && batch.size() < static_cast<size_t>(opts_.batch_max)) {
           batch.push_back(std::move(queue_.front()));
@@ -561,6 +620,7 @@ class SqliteStore final : public Store {
           log::Error("store.done_callback_threw", {{"what", "unknown"}});
         }
       }
+      batch.clear();  // destroys the jobs (and what their closures hold) before waiting again
     }
   }
 
@@ -587,13 +647,13 @@ class SqliteStore final : public Store {
           if (results[j]) results[j] = tl::unexpected(why);
         }
       };
-      if (auto st = conn.ExecRaw("BEGIN IMMEDIATE"); !st) {
+      if (auto st = conn.ExecControl(Control::kBegin); !st) {
         fail_from(i, batch.size(), st.error());
         return results;
       }
       bool aborted = false;
       for (; i < batch.size(); ++i) {
-        if (auto st = conn.ExecRaw("SAVEPOINT vigie_job"); !st) {
+        if (auto st = conn.ExecControl(Control::kSavepoint); !st) {
           results[i] = st;
           continue;
         }
@@ -613,13 +673,13 @@ class SqliteStore final : public Store {
           break;
         }
         results[i] = st;
-        Status end = st ? conn.ExecRaw("RELEASE vigie_job")
-                        : conn.ExecRaw("ROLLBACK TO vigie_job").and_then([&] {
-                            return conn.ExecRaw("RELEASE vigie_job");
+        Status end = st ? conn.ExecControl(Control::kRelease)
+                        : conn.ExecControl(Control::kRollbackTo).and_then([&] {
+                            return conn.ExecControl(Control::kRelease);
                           });
         if (!end) {
           // The job's changes cannot be isolated: abandon the whole transaction.
-          (void)conn.ExecRaw("ROLLBACK");
+          (void)conn.ExecControl(Control::kRollback);
           if (results[i]) results[i] = end;
           fail_from(first, i, end.error());
           ++i;
@@ -628,9 +688,9 @@ class SqliteStore final : public Store {
         }
       }
       if (aborted) continue;
-      if (auto st = conn.ExecRaw("COMMIT"); !st) {
+      if (auto st = conn.ExecControl(Control::kCommit); !st) {
         log::Error("store.commit_failed", {{"path", opts_.path}, {"error", st.error().message}});
-        if (!sqlite3_get_autocommit(conn.db())) (void)conn.ExecRaw("ROLLBACK");
+        if (!sqlite3_get_autocommit(conn.db())) (void)conn.ExecControl(Control::kRollback);
         fail_from(first, i, st.error());
       }
     }
@@ -644,8 +704,9 @@ class SqliteStore final : public Store {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::deque<Job> queue_;        // GUARDED_BY(mu_)
+  bool stopping_ = false;        // GUARDED_BY(mu_)
+  bool writer_waiting_ = false;  // GUARDED_BY(mu_): the writer is (about to be) in cv_.wait
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
