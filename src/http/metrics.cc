@@ -125,25 +125,81 @@ uint64_t Histogram::CumulativeCount(size_t i) const {
   return total;
 }
 
+namespace {
+
+// The hash of a label-value tuple, the same for a LabelValues and for a span of string_views
+// holding the same strings (each value hashed apart, so ("ab", "c") and ("a", "bc") differ).
+template <typename Values>
+size_t LabelHash(const Values& values) {
+  size_t h = values.size();
+  for (const auto& v : values) {
+    h ^= std::hash<std::string_view>{}(std::string_view(v)) + 0x9e3779b97f4a7c15ULL + (h << 6) +
+         (h >> 2);
+  }
+  return h;
+}
+
+template <typename A, typename B>
+bool SameValues(const A& a, const B& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::string_view(a[i]) != std::string_view(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 template <typename T>
-T& Family<T>::With(const LabelValues& values) {
-  if (values.size() != label_names_.size()) {
+void Family<T>::CheckArity(size_t n) const {
+  if (n != label_names_.size()) {
     std::fprintf(stderr, "vigie: metric %s takes %zu label values, got %zu (programming error)\n",
-                 name_.c_str(), label_names_.size(), values.size());
+                 name_.c_str(), label_names_.size(), n);
     std::abort();
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = series_.find(values);
-  if (it != series_.end()) return *it->second;
+}
+
+template <typename T>
+template <typename Values>
+T* Family<T>::FindLocked(const Values& values, size_t hash) const {
+  auto [first, last] = index_.equal_range(hash);
+  for (auto it = first; it != last; ++it) {
+    if (SameValues(it->second->first, values)) return it->second->second.get();
+  }
+  return nullptr;
+}
+
+template <typename T>
+T& Family<T>::InsertLocked(LabelValues values, size_t hash) {
   std::unique_ptr<T> series;
   if constexpr (std::is_same_v<T, Histogram>) {
     series = std::make_unique<Histogram>(bounds_);
   } else {
     series = std::make_unique<T>();
   }
-  T& ref = *series;
-  series_.emplace(values, std::move(series));
-  return ref;
+  auto [it, inserted] = series_.emplace(std::move(values), std::move(series));
+  index_.emplace(hash, &*it);
+  T* ref = it->second.get();
+  if (it->first.empty()) unlabelled_.store(ref, std::memory_order_release);
+  return *ref;
+}
+
+template <typename T>
+T& Family<T>::With(const LabelValues& values) {
+  CheckArity(values.size());
+  const size_t hash = LabelHash(values);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (T* s = FindLocked(values, hash)) return *s;
+  return InsertLocked(values, hash);
+}
+
+template <typename T>
+T& Family<T>::With(std::span<const std::string_view> values) {
+  CheckArity(values.size());
+  const size_t hash = LabelHash(values);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (T* s = FindLocked(values, hash)) return *s;
+  return InsertLocked(LabelValues(values.begin(), values.end()), hash);
 }
 
 template <typename T>
@@ -165,12 +221,24 @@ void Family<T>::Replace(const std::map<LabelValues, double>& values) {
     }
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = series_.begin(); it != series_.end();) {
-      it = values.count(it->first) == 0 ? series_.erase(it) : std::next(it);
+      if (values.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      auto [first, last] = index_.equal_range(LabelHash(it->first));
+      for (auto i = first; i != last; ++i) {
+        if (i->second == &*it) {
+          index_.erase(i);
+          break;
+        }
+      }
+      if (it->first.empty()) unlabelled_.store(nullptr, std::memory_order_release);
+      it = series_.erase(it);
     }
     for (const auto& [labels, v] : values) {
-      auto& series = series_[labels];
-      if (!series) series = std::make_unique<Gauge>();
-      series->Set(v);
+      const size_t hash = LabelHash(labels);
+      T* series = FindLocked(labels, hash);
+      (series ? *series : InsertLocked(labels, hash)).Set(v);
     }
   }
 }

@@ -13,9 +13,10 @@
 // newline); numbers in shortest round-trip form, +Inf/-Inf/NaN spelled as Prometheus does.
 //
 // Thread-safety: everything is thread-safe. Recording (Inc/Set/Observe) on a series handle is
-// lock-free (atomics); looking a series up by label values (With) takes the family's mutex, so
-// hot paths should keep the handle. Handles stay valid as long as the registry lives, except
-// those of series removed by GaugeFamily::Replace().
+// lock-free (atomics); looking a series up by label values (With) takes the family's mutex (a
+// hash lookup that builds no key when the series exists), so hot paths should keep the handle;
+// Get() on an unlabelled family takes no lock. Handles stay valid as long as the registry lives,
+// except those of series removed by GaugeFamily::Replace().
 //
 // SECURITY: label values are exported verbatim to whoever can scrape /metrics: never put a
 // secret, a token or an unbounded value (a raw URL path, a request id) in a label.
@@ -23,12 +24,15 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "base/error.h"
@@ -81,9 +85,19 @@ class Family {
   // The series for `values` (one per label name, in the family's label order), created on first
   // use. REQUIRES: values.size() == label_names().size(); a mismatch is a programming error and
   // aborts the process with a message naming the metric.
+  // The string_view forms copy the values only when they create the series: With({"GET",
+  // route, code}) builds no std::string nor vector (a braced list picks the initializer_list
+  // overload). The views need to live for the call only.
   T& With(const LabelValues& values);
+  T& With(std::span<const std::string_view> values);
+  T& With(std::initializer_list<std::string_view> values) {
+    return With(std::span<const std::string_view>(values.begin(), values.size()));
+  }
   // The unlabelled series. REQUIRES: the family has no labels.
-  T& Get() { return With({}); }
+  T& Get() {
+    if (T* s = unlabelled_.load(std::memory_order_acquire)) return *s;
+    return With(std::span<const std::string_view>());
+  }
 
   // Gauges only: makes `values` the whole set of series, in one step with respect to Render()
   // (a scrape sees the old set or the new one): series absent from `values` are removed (so a
@@ -105,13 +119,27 @@ class Family {
         label_names_(std::move(label_names)),
         bounds_(std::move(bounds)) {}
   void Render(std::string_view type, std::string& out) const;
+  using SeriesMap = std::map<LabelValues, std::unique_ptr<T>>;
+  // The series whose values equal `values` (a LabelValues or a span of string_views), or null.
+  // REQUIRES: mu_ held.
+  template <typename Values>
+  T* FindLocked(const Values& values, size_t hash) const;
+  // Adds a series for `values` (absent). REQUIRES: mu_ held.
+  T& InsertLocked(LabelValues values, size_t hash);
+  void CheckArity(size_t n) const;
 
   std::string name_;
   std::string help_;
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;  // histograms only
   mutable std::mutex mu_;
-  std::map<LabelValues, std::unique_ptr<T>> series_;  // guarded by mu_
+  // series_ orders the exposition (sorted by label values); index_ finds a series by the hash of
+  // its values (LabelHash in metrics.cc) without comparing strings along a tree path.
+  SeriesMap series_;                                                        // guarded by mu_
+  std::unordered_multimap<size_t, typename SeriesMap::value_type*> index_;  // guarded by mu_
+  // The series of the empty label set once it exists (Get() without the lock); reset when
+  // Replace() removes it.
+  std::atomic<T*> unlabelled_{nullptr};
 };
 
 using CounterFamily = Family<Counter>;

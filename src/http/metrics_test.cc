@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <thread>
 
 #include "testing/temp_dir.h"
@@ -156,6 +159,37 @@ TEST(MetricsTest, GaugeReplaceRemovesStaleSeriesAndSetsTheOthers) {
             "# HELP vigie_rule_status Rule status.\n# TYPE vigie_rule_status gauge\n");
 }
 
+TEST(MetricsTest, EveryWithFormFindsTheSameSeries) {
+  MetricsRegistry r;
+  auto* c = *r.AddCounter("pairs_total", "p", {"a", "b"});
+  const std::string a = "ab";
+  c->With({a, "c"}).Inc();
+  c->With(LabelValues{"ab", "c"}).Inc();
+  const std::string_view views[] = {"ab", "c"};
+  c->With(std::span<const std::string_view>(views)).Inc();
+  EXPECT_EQ(&c->With({"ab", "c"}), &c->With(LabelValues{"ab", "c"}));
+  EXPECT_EQ(c->With({"ab", "c"}).Value(), 3);
+  // Same bytes, other split: another series.
+  c->With({"a", "bc"}).Inc(5);
+  EXPECT_EQ(c->With({"ab", "c"}).Value(), 3);
+  EXPECT_EQ(r.Render(),
+            "# HELP pairs_total p\n# TYPE pairs_total counter\n"
+            "pairs_total{a=\"a\",b=\"bc\"} 5\npairs_total{a=\"ab\",b=\"c\"} 3\n");
+
+  auto* g = *r.AddGauge("level", "l", {"k"});
+  g->With({"x"}).Set(1);
+  g->Replace({{{"y"}, 2}, {{"z"}, 3}});
+  EXPECT_EQ(g->With({"y"}).Value(), 2);
+  EXPECT_EQ(g->With({"x"}).Value(), 0);  // removed, then created anew
+  auto* u = *r.AddGauge("single", "s");
+  u->Get().Set(4);
+  EXPECT_EQ(&u->Get(), &u->With({}));
+  u->Replace({});  // removes the unlabelled series: Get() creates it anew
+  EXPECT_EQ(u->Get().Value(), 0);
+  u->Get().Set(6);
+  EXPECT_EQ(u->With(LabelValues{}).Value(), 6);
+}
+
 TEST(MetricsTest, ConcurrentRecordingLosesNothing) {
   MetricsRegistry r;
   auto* c = *r.AddCounter("hits_total", "h", {"worker"});
@@ -175,6 +209,45 @@ TEST(MetricsTest, ConcurrentRecordingLosesNothing) {
   EXPECT_EQ(h->Get().Count(), 40000u);
   EXPECT_EQ(h->Get().CumulativeCount(0), 20000u);
   EXPECT_DOUBLE_EQ(h->Get().Sum(), 20000 * 0.25 + 20000 * 1.0);
+}
+
+// A timing loop run by hand (not a pass/fail test): ns per With() on a 3-label family with 20
+// series, the call written as the fleet service writes it (a braced list holding one temporary
+// std::string and two std::string lvalues).
+//   vigie_http_server_test --gtest_also_run_disabled_tests --gtest_filter='*DISABLED_WithTiming*'
+TEST(MetricsTest, DISABLED_WithTiming) {
+  MetricsRegistry r;
+  auto* latency = *r.AddHistogram("lat_seconds", "l", {"method", "route", "code"}, {0.5});
+  const std::vector<std::string> routes = {"/v1/sites/{id}/heartbeat", "/v1/sites/{id}/register",
+                                           "/v1/sites", "/v1/compliance", "/metrics"};
+  const std::vector<std::string> codes = {"200", "204", "401", "404"};
+  for (const auto& route : routes) {
+    for (const auto& code : codes) latency->With({"POST", route, code});
+  }
+  constexpr int kCalls = 2000000;
+  std::string_view method = "POST";
+  const std::string& route = routes[0];
+  const std::string& code = codes[1];
+  double sink = 0;
+  // Thread CPU time: steadier than wall time on a shared machine.
+  auto cpu_ns = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+  };
+  const double t0 = cpu_ns();
+  for (int i = 0; i < kCalls; ++i) {
+    sink += static_cast<double>(latency->With({std::string(method), route, code}).Count());
+  }
+  const double ns = cpu_ns() - t0;
+  const LabelValues key = {std::string(method), route, code};
+  const double t1 = cpu_ns();
+  for (int i = 0; i < kCalls; ++i) sink += static_cast<double>(latency->With(key).Count());
+  const double ns_key = cpu_ns() - t1;
+  std::printf(
+      "With(): %.1f ns per call with a braced list, %.1f ns with a LabelValues "
+      "(3 labels, 20 series; sink %.0f)\n",
+      ns / kCalls, ns_key / kCalls, sink);
 }
 
 }  // namespace
