@@ -1,6 +1,19 @@
 // HttpServer over Boost.Beast/Asio + OpenSSL. This is the only translation unit that includes
 // Beast (compile time on 2 cores): router.cc and tls_material.cc stay Boost-free.
 //
+// Threads: one io_context per I/O thread, each constructed with concurrency hint 1 (its scheduler
+// is run by one thread: completions queued from that thread skip the scheduler's lock; posts
+// from other threads still lock). The acceptor lives on the first context and hands accepted
+// sockets round-robin to the contexts (the socket is accepted with its target context's
+// executor). A connection then lives on one thread: no strand; its executor is its context's.
+//
+// Per request (hot path): async_read_some into the connection's flat_buffer, then Beast's
+// buffer-oriented basic_parser (RequestParser below) fills the connection's reused ServerRequest
+// directly (no beast::http::fields copy); more is read only when the parser needs more. An answer
+// given synchronously during Dispatch on the I/O thread is written right after Dispatch returns
+// (no post); the response is serialized by hand into one string and written with one
+// async_write. One steady_timer per connection enforces the deadlines lazily (see SetDeadline).
+//
 // Ownership: the server's registry (Impl::sessions) owns every open connection; pending async
 // operations hold extra references (shared_from_this). A Responder holds only a weak reference
 // plus the server's Gate, so a handler that answers after the connection or the server is gone
@@ -11,18 +24,25 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -44,15 +64,28 @@ namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// Concrete executor types everywhere (no any_io_executor type erasure on the hot path).
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+using Timer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, Executor>;
+using PlainStream = Socket;
+using TlsStream = ssl::stream<Socket>;
 
 // Bytes read and discarded after an error answer before closing, so the client reads the answer
 // instead of a TCP reset caused by its unread request body (a "lingering close").
 constexpr size_t kMaxLingerBytes = 1 << 20;
 constexpr std::chrono::milliseconds kMaxLinger{2000};
-// Size of the read that waits for the first bytes of a request.
-constexpr size_t kFirstRead = 4096;
+// Bounds of one read into the connection's buffer.
+constexpr size_t kMinRead = 4096;
+constexpr size_t kMaxRead = 64 * 1024;
+// Response bodies up to this size are copied behind the header (one buffer, one TLS record
+// sequence); larger ones are written from the response itself as a second buffer.
+constexpr size_t kMaxCopiedBody = 16 * 1024;
+// A request body buffer larger than this is released after its request instead of being kept
+// for the connection's next request.
+constexpr size_t kMaxKeptBody = 64 * 1024;
+constexpr Clock::time_point kNever = Clock::time_point::max();
 
 // Closed under its mutex when the server stops: a late Responder then posts nothing.
 struct Gate {
@@ -66,9 +99,20 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   virtual void Begin() = 0;
   // Thread-safe. force: close now. Otherwise close if idle, else after the current response.
   virtual void RequestShutdown(bool force) = 0;
-  // Thread-safe: queues `response` for request number `seq` on the connection's strand.
+  // Thread-safe: queues `response` for request number `seq` on the connection's thread.
   virtual void PostResponse(ServerResponse response, uint64_t seq) = 0;
 };
+
+struct ResponseSlot;
+
+// Set by a connection on its I/O thread for the duration of Router::Dispatch: a Responder of
+// that very request called synchronously (on this thread, during the call) stores its answer in
+// *out, and the connection writes it when Dispatch returns. Any other call posts.
+struct InlineAnswer {
+  const ResponseSlot* slot = nullptr;
+  std::optional<ServerResponse>* out = nullptr;
+};
+thread_local InlineAnswer t_inline_answer;
 
 // Shared by every copy of one request's Responder.
 struct ResponseSlot {
@@ -79,6 +123,12 @@ struct ResponseSlot {
 
   void Deliver(ServerResponse response) {
     if (done.exchange(true)) return;
+    if (t_inline_answer.slot == this) {
+      // Synchronous answer during Dispatch, on the connection's own thread: the connection is
+      // alive (it is below us on the stack) and writes it once Dispatch returns.
+      t_inline_answer.out->emplace(std::move(response));
+      return;
+    }
     std::lock_guard<std::mutex> lock(gate->mu);
     if (!gate->open) return;
     if (auto s = session.lock()) s->PostResponse(std::move(response), seq);
@@ -89,6 +139,21 @@ struct ResponseSlot {
                                               "the handler dropped the request without answering"));
     }
   }
+};
+
+// Restores the previous marker on scope exit (also when Dispatch throws).
+class InlineAnswerScope {
+ public:
+  InlineAnswerScope(const ResponseSlot* slot, std::optional<ServerResponse>* out)
+      : saved_(t_inline_answer) {
+    t_inline_answer = {slot, out};
+  }
+  ~InlineAnswerScope() { t_inline_answer = saved_; }
+  InlineAnswerScope(const InlineAnswerScope&) = delete;
+  InlineAnswerScope& operator=(const InlineAnswerScope&) = delete;
+
+ private:
+  InlineAnswer saved_;
 };
 
 bool IsParseError(const beast::error_code& ec) {
@@ -110,24 +175,100 @@ bool HasControl(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
+// Optional whitespace around a field value (as beast::http::fields stores values).
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 std::string EndpointString(const tcp::endpoint& ep) {
   const auto addr = ep.address();
   if (addr.is_v6()) return fmt::format("[{}]:{}", addr.to_string(), ep.port());
   return fmt::format("{}:{}", addr.to_string(), ep.port());
 }
 
+void AppendNumber(std::string& out, uint64_t value) {
+  char digits[24];
+  auto result = std::to_chars(digits, digits + sizeof(digits), value);
+  out.append(digits, result.ptr);
+}
+
+// Beast's buffer-oriented HTTP/1 request parser (framing, limits, chunked decoding), writing
+// straight into a ServerRequest whose strings keep their capacity from one request to the next.
+// Single use: one parser per request.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  explicit RequestParser(ServerRequest& out) : out_(out) {}
+
+  int version() const { return version_; }
+  // The first Expect field was "100-continue".
+  bool expect_continue() const { return expect_continue_; }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target,
+                       int version, beast::error_code&) override {
+    out_.method.assign(method.data(), method.size());
+    out_.target.assign(target.data(), target.size());
+    version_ = version;
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = bhttp::error::bad_version;  // never called for a request parser
+  }
+  void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view raw,
+                     beast::error_code&) override {
+    std::string_view value = TrimOws(std::string_view(raw.data(), raw.size()));
+    if (name == bhttp::field::expect && !seen_expect_) {
+      seen_expect_ = true;
+      expect_continue_ = beast::iequals(value, "100-continue");
+    }
+    if (fields_ < out_.headers.size()) {
+      auto& [n, v] = out_.headers[fields_];
+      n.assign(name_string.data(), name_string.size());
+      v.assign(value);
+    } else {
+      out_.headers.emplace_back(std::string(name_string.data(), name_string.size()),
+                                std::string(value));
+    }
+    ++fields_;
+  }
+  void on_header_impl(beast::error_code&) override { out_.headers.resize(fields_); }
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         beast::error_code&) override {
+    // Bounded by body_limit: the parser refused a larger Content-Length before this call.
+    if (content_length) out_.body.reserve(static_cast<size_t>(*content_length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  ServerRequest& out_;
+  size_t fields_ = 0;
+  int version_ = 11;
+  bool seen_expect_ = false;
+  bool expect_continue_ = false;
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
   ServerOptions options;
   Router router;
-  // Declared first so it is destroyed last: connections still queued in it die with it.
-  net::io_context ioc;
+  // Declared first so they are destroyed last: connections still queued in them die with them.
+  // One per I/O thread; contexts[0] also runs the acceptor. ~Impl destroys them in index order.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
   std::optional<ssl::context> ssl_ctx;
-  std::optional<net::strand<net::io_context::executor_type>> accept_strand;
-  std::optional<tcp::acceptor> acceptor;
-  std::optional<net::steady_timer> accept_retry;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::optional<Acceptor> acceptor;   // on contexts[0]
+  std::optional<Timer> accept_retry;  // on contexts[0]
+  size_t next_context = 0;            // round-robin cursor; only touched on contexts[0]
+  std::vector<net::executor_work_guard<Executor>> work;
   std::vector<std::thread> threads;
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
   uint16_t port = 0;
@@ -145,8 +286,17 @@ struct HttpServer::Impl {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> tls_failures{0};
 
+  ~Impl() {
+    // Everything that refers to a context goes before the contexts. The acceptor's pending
+    // accept (if any) holds a socket of another context: destroy the acceptor's context first.
+    work.clear();
+    accept_retry.reset();
+    acceptor.reset();
+    for (auto& c : contexts) c.reset();
+  }
+
   void Accept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, Socket socket);
   void Unregister(SessionBase* s) {
     std::lock_guard<std::mutex> lock(mu);
     sessions.erase(s);
@@ -176,17 +326,19 @@ class Session final : public SessionBase {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   template <typename... StreamArgs>
-  Session(HttpServer::Impl* server, std::string remote, StreamArgs&&... args)
+  Session(HttpServer::Impl* server, std::string remote, Socket socket, StreamArgs&... args)
       : server_(server),
-        stream_(std::forward<StreamArgs>(args)...),
-        executor_(beast::get_lowest_layer(stream_).get_executor()),
-        remote_(std::move(remote)) {}
+        executor_(socket.get_executor()),
+        stream_(std::move(socket), args...),
+        timer_(executor_) {
+    request_.remote_address = std::move(remote);
+  }
 
   void Begin() override {
     net::dispatch(executor_, [self = Self()] {
       if constexpr (kTls) {
         self->state_ = State::kHandshake;
-        self->Lowest().expires_after(self->server_->options.read_timeout);
+        self->SetDeadline(self->options().read_timeout);
         self->stream_.async_handshake(ssl::stream_base::server,
                                       [self](beast::error_code ec) { self->OnHandshake(ec); });
       } else {
@@ -219,15 +371,60 @@ class Session final : public SessionBase {
   std::shared_ptr<Session> Self() {
     return std::static_pointer_cast<Session>(this->shared_from_this());
   }
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  Socket& Lowest() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
   const ServerOptions& options() const { return server_->options; }
+
+  // Deadlines: one timer per connection, armed lazily. A deadline later than the pending wait
+  // only updates deadline_ (the wait, when it fires early, re-arms itself for deadline_); an
+  // earlier one re-arms the timer. In steady keep-alive traffic this costs a timer operation
+  // every read_timeout or so instead of two per I/O operation. Returns now.
+  Clock::time_point SetDeadline(std::chrono::milliseconds timeout) {
+    const Clock::time_point now = Clock::now();
+    deadline_ = now + timeout;
+    if (!timer_pending_ || deadline_ < armed_) Arm();
+    return now;
+  }
+  void ClearDeadline() { deadline_ = kNever; }
+  void Arm() {
+    armed_ = deadline_;
+    timer_pending_ = true;
+    const uint64_t generation = ++timer_generation_;
+    timer_.expires_at(deadline_);  // cancels a pending wait: its handler sees a stale generation
+    timer_.async_wait(
+        [self = Self(), generation](beast::error_code) { self->OnTimer(generation); });
+  }
+  void OnTimer(uint64_t generation) {
+    if (generation != timer_generation_ || state_ == State::kClosed) return;
+    timer_pending_ = false;
+    if (deadline_ == kNever) return;
+    if (Clock::now() < deadline_) {
+      Arm();
+      return;
+    }
+    // The deadline of the current phase passed: close (the pending operation completes with
+    // operation_aborted and finds the connection closed).
+    if (state_ == State::kHandshake) {
+      server_->tls_failures.fetch_add(1, std::memory_order_relaxed);
+      log::Debug("http.server.tls_handshake_failed",
+                 {{"remote", request_.remote_address}, {"error", "timeout"}});
+    } else if (state_ == State::kReading) {
+      log::Debug("http.server.read_timeout", {{"remote", request_.remote_address}});
+    }
+    Close();
+  }
 
   void OnHandshake(beast::error_code ec) {
     if (state_ == State::kClosed) return;
     if (ec) {
       server_->tls_failures.fetch_add(1, std::memory_order_relaxed);
       log::Debug("http.server.tls_handshake_failed",
-                 {{"remote", remote_}, {"error", ec.message()}});
+                 {{"remote", request_.remote_address}, {"error", ec.message()}});
       Close();
       return;
     }
@@ -245,75 +442,107 @@ class Session final : public SessionBase {
     }
     state_ = State::kIdle;
     if (buffer_.size() > 0) {  // a pipelined request is already here
-      ReadHeader();
+      StartRequest();
       return;
     }
-    Lowest().expires_after(options().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kFirstRead),
-                            [self = Self()](beast::error_code ec, size_t n) {
-                              if (self->state_ != State::kIdle) return;
-                              self->buffer_.commit(n);
-                              if (ec) {
-                                self->Close();
-                                return;
-                              }
-                              self->ReadHeader();
-                            });
+    SetDeadline(options().idle_timeout);
+    ReadSome();
   }
 
-  void ReadHeader() {
+  void ReadSome() {
+    const size_t room = buffer_.capacity() - buffer_.size();
+    stream_.async_read_some(
+        buffer_.prepare(std::clamp(room, kMinRead, kMaxRead)),
+        [self = Self()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(beast::error_code ec, size_t n) {
+    if (state_ != State::kIdle && state_ != State::kReading) return;  // closed meanwhile
+    buffer_.commit(n);
+    if (ec) {
+      // EOF, reset, TLS truncation: nobody to answer (a partial request is dropped).
+      Close();
+      return;
+    }
+    if (state_ == State::kIdle) {
+      StartRequest();
+    } else {
+      Parse();
+    }
+  }
+
+  void StartRequest() {
     state_ = State::kReading;
-    started_ = Clock::now();
-    method_.clear();
-    parser_.emplace();
+    started_ = SetDeadline(options().read_timeout);
+    header_done_ = false;
+    request_.route.clear();
+    if (request_.body.capacity() > kMaxKeptBody) {
+      std::string().swap(request_.body);
+    } else {
+      request_.body.clear();
+    }
+    parser_.emplace(request_);
     parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
-    Lowest().expires_after(options().read_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    parser_->eager(true);
+    Parse();
   }
 
-  void OnHeader(beast::error_code ec) {
-    if (state_ == State::kClosed) return;
-    if (ec) {
-      OnReadError(ec);
-      return;
-    }
-    const auto& req = parser_->get();
-    method_ = std::string(req.method_string());
-    if (beast::iequals(req[bhttp::field::expect], "100-continue") && !parser_->is_done()) {
-      continue_ = {bhttp::status::continue_, req.version()};
-      Lowest().expires_after(options().write_timeout);
-      bhttp::async_write(stream_, continue_, [self = Self()](beast::error_code ec, size_t) {
-        if (self->state_ == State::kClosed) return;
-        if (ec) {
-          self->Close();
-          return;
-        }
-        self->ReadBody();
-      });
-      return;
-    }
-    ReadBody();
-  }
-
-  void ReadBody() {
-    if (parser_->is_done()) {
-      OnRequest();
-      return;
-    }
-    Lowest().expires_after(options().read_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) {
-      if (self->state_ == State::kClosed) return;
-      if (ec) {
-        self->OnReadError(ec);
+  // Feeds the buffered bytes to the parser until the request is complete, the parser needs more
+  // (read, then come back) or it fails.
+  void Parse() {
+    for (;;) {
+      if (buffer_.size() == 0) {
+        ReadSome();
         return;
       }
-      self->OnRequest();
-    });
+      beast::error_code ec;
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ReadSome();
+        return;
+      }
+      if (ec) {
+        OnParseError(ec);
+        return;
+      }
+      if (parser_->is_done()) {
+        OnRequest();
+        return;
+      }
+      if (parser_->is_header_done() && !header_done_) {
+        header_done_ = true;
+        if (parser_->expect_continue()) {
+          SendContinue();
+          return;
+        }
+        SetDeadline(options().read_timeout);  // the body gets its own read_timeout
+      }
+      if (used == 0) {  // defensive: the parser wants more than what is buffered
+        ReadSome();
+        return;
+      }
+    }
   }
 
-  void OnReadError(beast::error_code ec) {
+  void SendContinue() {
+    continue_line_ = parser_->version() == 10 ? "HTTP/1.0 100 Continue\r\n\r\n"
+                                              : "HTTP/1.1 100 Continue\r\n\r\n";
+    SetDeadline(options().write_timeout);
+    net::async_write(stream_, net::buffer(continue_line_),
+                     [self = Self()](beast::error_code ec, size_t) {
+                       if (self->state_ == State::kClosed) return;
+                       if (ec) {
+                         self->Close();
+                         return;
+                       }
+                       self->SetDeadline(self->options().read_timeout);
+                       self->Parse();
+                     });
+  }
+
+  void OnParseError(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
       Write(
           ServerResponse::ErrorWithStatus(
@@ -325,32 +554,25 @@ class Session final : public SessionBase {
                 431, ErrorCode::kResourceExhausted,
                 fmt::format("request header section exceeds {} bytes", options().max_header_bytes)),
             false);
-    } else if (IsParseError(ec) && ec != bhttp::error::end_of_stream &&
-               ec != bhttp::error::partial_message) {
+    } else if (IsParseError(ec)) {
       Write(
           ServerResponse::ErrorWithStatus(400, ErrorCode::kInvalidArgument,
                                           fmt::format("malformed HTTP request: {}", ec.message())),
           false);
     } else {
-      // EOF, reset, TLS truncation, read timeout: nobody to answer, or not worth answering.
-      if (ec == beast::error::timeout) {
-        log::Debug("http.server.read_timeout", {{"remote", remote_}});
-      }
       Close();
     }
   }
 
   void OnRequest() {
     state_ = State::kHandling;
+    header_done_ = true;
     ++seq_;
-    Lowest().expires_never();
-    auto message = parser_->release();
+    ClearDeadline();
+    keep_alive_ = parser_->keep_alive() && !closing_;
     parser_.reset();
-    keep_alive_ = message.keep_alive() && !closing_;
 
-    ServerRequest request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
+    ServerRequest& request = request_;
     if (request.target.empty() || request.target.front() != '/') {
       Write(ServerResponse::ErrorWithStatus(
                 400, ErrorCode::kInvalidArgument,
@@ -358,63 +580,96 @@ class Session final : public SessionBase {
             false);
       return;
     }
-    size_t q = request.target.find('?');
-    request.path = request.target.substr(0, q);
-    if (q != std::string::npos) request.query = request.target.substr(q + 1);
-    for (const auto& field : message) {
-      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    const size_t q = request.target.find('?');
+    if (q == std::string::npos) {
+      request.path.assign(request.target);
+      request.query.clear();
+    } else {
+      request.path.assign(request.target, 0, q);
+      request.query.assign(request.target, q + 1);
     }
-    request.body = std::move(message.body());
-    request.remote_address = remote_;
 
     auto slot = std::make_shared<ResponseSlot>();
     slot->session = this->weak_from_this();
     slot->gate = server_->gate;
     slot->seq = seq_;
-    // Dispatch runs the handler here, on the strand; an inline answer is posted, so it is written
-    // after this function returns and route_ is already set.
-    server_->router.Dispatch(request, [slot](ServerResponse r) { slot->Deliver(std::move(r)); });
-    route_ = std::move(request.route);
+    std::optional<ServerResponse> inline_answer;
+    {
+      // The handler runs here, on this connection's thread. An answer given during the call
+      // lands in inline_answer (so are the 500 of a handler that threw or dropped its
+      // Responder); an answer given later or from another thread is posted (PostResponse).
+      InlineAnswerScope scope(slot.get(), &inline_answer);
+      server_->router.Dispatch(
+          request, [slot = std::move(slot)](ServerResponse r) { slot->Deliver(std::move(r)); });
+    }
+    // request.route is set by now: written after Dispatch returned, the answer is observed
+    // under its route.
+    if (inline_answer) Write(std::move(*inline_answer), keep_alive_);
   }
 
+  // Serializes the response (status line with the standard reason phrase, the handler's valid
+  // headers, Connection: close when closing, Content-Length except for 204/304, body) into one
+  // buffer and writes it.
   void Write(ServerResponse r, bool keep_alive) {
     state_ = State::kWriting;
     if (r.status < 200 || r.status > 599) {
-      log::Error("http.server.bad_status", {{"route", route_}, {"status", r.status}});
+      log::Error("http.server.bad_status", {{"route", request_.route}, {"status", r.status}});
       r = ServerResponse::ErrorWithStatus(500, ErrorCode::kInternal, "internal error");
     }
-    response_ = {};
-    response_.version(11);
-    response_.result(static_cast<unsigned>(r.status));
-    for (auto& [name, value] : r.headers) {
+    keep_alive = keep_alive && !closing_;
+    const bool has_body = r.status != 204 && r.status != 304;
+    if (!has_body) r.body.clear();
+
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    AppendNumber(out_, static_cast<uint64_t>(r.status));
+    out_.push_back(' ');
+    const beast::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    out_.append(reason.data(), reason.size());
+    out_.append("\r\n");
+    for (const auto& [name, value] : r.headers) {
       if (!IsHeaderNameToken(name) || HasControl(value) || beast::iequals(name, "Content-Length") ||
           beast::iequals(name, "Transfer-Encoding") || beast::iequals(name, "Connection")) {
-        log::Warn("http.server.header_dropped", {{"route", route_}, {"header", name}});
+        log::Warn("http.server.header_dropped", {{"route", request_.route}, {"header", name}});
         continue;
       }
-      response_.insert(name, value);
+      out_.append(name);
+      out_.append(": ");
+      out_.append(TrimOws(value));
+      out_.append("\r\n");
     }
-    if (r.status == 204 || r.status == 304) {
-      r.body.clear();
+    if (!keep_alive) out_.append("Connection: close\r\n");
+    if (has_body) {
+      out_.append("Content-Length: ");
+      AppendNumber(out_, r.body.size());
+      out_.append("\r\n");
     }
-    response_.body() = std::move(r.body);
-    response_.keep_alive(keep_alive && !closing_);
-    if (r.status != 204 && r.status != 304) response_.prepare_payload();
+    out_.append("\r\n");
+    response_keep_alive_ = keep_alive;
     status_ = r.status;
-    Lowest().expires_after(options().write_timeout);
-    bhttp::async_write(stream_, response_,
+    SetDeadline(options().write_timeout);
+    if (r.body.size() <= kMaxCopiedBody) {
+      out_.append(r.body);
+      net::async_write(stream_, net::buffer(out_),
                        [self = Self()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    } else {
+      large_body_ = std::move(r.body);
+      std::array<net::const_buffer, 2> buffers{net::buffer(out_), net::buffer(large_body_)};
+      net::async_write(stream_, buffers,
+                       [self = Self()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    }
   }
 
   void OnWrite(beast::error_code ec) {
-    server_->Observe(method_, route_, status_, started_);
-    route_.clear();
+    server_->Observe(header_done_ ? std::string_view(request_.method) : std::string_view(),
+                     request_.route, status_, started_);
+    std::string().swap(large_body_);
     if (state_ == State::kClosed) return;
     if (ec) {
       Close();
       return;
     }
-    if (!response_.keep_alive()) {
+    if (!response_keep_alive_) {
       Linger();
       return;
     }
@@ -426,8 +681,8 @@ class Session final : public SessionBase {
   void Linger() {
     state_ = State::kLingering;
     beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-    Lowest().expires_after(std::min(kMaxLinger, options().read_timeout));
+    Lowest().shutdown(tcp::socket::shutdown_send, ignored);
+    SetDeadline(std::min(kMaxLinger, options().read_timeout));
     DrainSome();
   }
 
@@ -446,41 +701,53 @@ class Session final : public SessionBase {
     if (state_ == State::kClosed) return;
     auto keep = Self();  // Unregister may drop the registry's reference
     state_ = State::kClosed;
+    ClearDeadline();
+    timer_.cancel();
     beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    Lowest().socket().close(ignored);
+    Lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close(ignored);
     server_->Unregister(this);
   }
 
   HttpServer::Impl* server_;
+  Executor executor_;
   Stream stream_;
-  net::any_io_executor executor_;
-  std::string remote_;
+  Timer timer_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::empty_body> continue_;
-  bhttp::response<bhttp::string_body> response_;
+  std::optional<RequestParser> parser_;
+  // Reused from one request to the next (its strings keep their capacity). A handler sees it
+  // only during its call (Handler's contract).
+  ServerRequest request_;
+  std::string out_;         // serialized response header (+ body when small)
+  std::string large_body_;  // body written as a second buffer
+  std::string_view continue_line_;
   std::array<char, 4096> drain_{};
   size_t drained_ = 0;
   State state_ = State::kIdle;
   bool closing_ = false;
-  bool keep_alive_ = false;
+  bool keep_alive_ = false;           // of the request being handled
+  bool response_keep_alive_ = false;  // of the response being written
+  bool header_done_ = false;          // the current request's header parsed without error
   uint64_t seq_ = 0;
   int status_ = 0;
-  std::string method_;
-  std::string route_;
   Clock::time_point started_ = Clock::now();
+  Clock::time_point deadline_ = kNever;
+  Clock::time_point armed_ = kNever;  // expiry of the pending wait (when timer_pending_)
+  bool timer_pending_ = false;
+  uint64_t timer_generation_ = 0;
 };
 
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& target = *contexts[next_context];
+  next_context = (next_context + 1) % contexts.size();
+  acceptor->async_accept(target.get_executor(), [this](beast::error_code ec, Socket socket) {
     OnAccept(ec, std::move(socket));
   });
 }
 
-void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::OnAccept(beast::error_code ec, Socket socket) {
   if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
   if (ec) {
     // EMFILE and friends: back off instead of spinning on the failing accept.
@@ -625,9 +892,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Rou
       impl->ssl_ctx.emplace(ssl::context::tls_server);
       VIGIE_RETURN_IF_ERROR(ConfigureTls(*impl->ssl_ctx, impl->options.tls_material));
     }
-    impl->accept_strand.emplace(net::make_strand(impl->ioc));
-    impl->acceptor.emplace(*impl->accept_strand);
-    impl->accept_retry.emplace(*impl->accept_strand);
+    // Concurrency hint 1: each context is run by exactly one thread (see the file comment).
+    for (int i = 0; i < impl->options.io_threads; ++i) {
+      impl->contexts.push_back(std::make_unique<net::io_context>(1));
+    }
+    // The first connection goes to the second context (when there is one): the first also
+    // runs the acceptor.
+    impl->next_context = impl->contexts.size() > 1 ? 1 : 0;
+    net::io_context& accept_context = *impl->contexts.front();
+    impl->acceptor.emplace(accept_context.get_executor());
+    impl->accept_retry.emplace(accept_context.get_executor());
     beast::error_code ec;
     auto fail = [&](std::string_view step) {
       return MakeError(
@@ -645,13 +919,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions options, Rou
     impl->port = impl->acceptor->local_endpoint(ec).port();
     if (ec) return fail("read the bound port of");
 
-    impl->work.emplace(impl->ioc.get_executor());
-    net::post(*impl->accept_strand, [raw = impl.get()] { raw->Accept(); });
-    for (int i = 0; i < impl->options.io_threads; ++i) {
-      impl->threads.emplace_back([raw = impl.get()] {
+    for (auto& context : impl->contexts) impl->work.emplace_back(context->get_executor());
+    net::post(accept_context, [raw = impl.get()] { raw->Accept(); });
+    for (auto& context : impl->contexts) {
+      impl->threads.emplace_back([context = context.get()] {
         for (;;) {
           try {
-            raw->ioc.run();
+            context->run();
             return;
           } catch (const std::exception& e) {
             log::Error("http.server.io_exception", {{"what", e.what()}});
@@ -676,13 +950,13 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
     if (s.stopped) return;
     s.stopped = true;
   }
-  // 1. Stop accepting (on the acceptor's strand: the acceptor is not thread-safe).
+  // 1. Stop accepting (on the acceptor's thread: the acceptor is not thread-safe).
   {
     std::lock_guard<std::mutex> lock(s.mu);
     s.accepting = false;
   }
   std::promise<void> closed;
-  net::post(*s.accept_strand, [&s, &closed] {
+  net::post(*s.contexts.front(), [&s, &closed] {
     beast::error_code ignored;
     s.acceptor->close(ignored);
     s.accept_retry->cancel();
@@ -716,8 +990,8 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
     std::lock_guard<std::mutex> lock(s.gate->mu);
     s.gate->open = false;
   }
-  s.work.reset();
-  s.ioc.stop();
+  s.work.clear();
+  for (auto& context : s.contexts) context->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   {

@@ -2,12 +2,16 @@
 // HttpServer: the HTTP/1.1 (over TLS) server core of the fleet manager and the agent, on
 // Boost.Beast/Asio and OpenSSL (both kept out of this header: pimpl).
 //
-// Model: `io_threads` threads run one io_context; each connection lives on its own strand and
-// serves its requests one after the other (keep-alive; pipelined requests wait in the read
-// buffer). A request is read in full (header, then a body of at most max_body_bytes), routed by
-// a Router and handed to a Handler together with a Responder. The handler may answer inline or
-// later from any thread (e.g. from Store::WriteAsync's callback): the I/O threads never wait on
-// the database. The response is written back on the connection's strand.
+// Model: each of the `io_threads` threads runs its own event loop; the first also accepts, and
+// new connections are handed to the threads round-robin. A connection lives on one thread for
+// its whole life and serves its requests one after the other (keep-alive; pipelined requests
+// wait in the read buffer). A request is read in full (header, then a body of at most
+// max_body_bytes), routed by a Router and handed to a Handler together with a Responder. The
+// handler may answer inline (the response is then written as soon as the handler returns) or
+// later from any thread (e.g. from Store::WriteAsync's callback; the response is handed to the
+// connection's thread): the I/O threads never wait on the database. Since a connection never
+// changes thread, a handler that blocks stalls every connection of its thread (and, on the
+// first thread, accepting): handlers must not block.
 //
 // Limits and their answers (each closes the connection after answering, because the rest of the
 // stream cannot be trusted or was not read):

@@ -621,7 +621,8 @@ TEST(HttpServerTest, CurlClientPinnedPublicKeyReplacesTheCa) {
   ASSERT_NE(server, nullptr);
   auto other = GenerateSelfSignedCertificate("localhost", 1);
   ASSERT_TRUE(other);
-  HttpRequest req{.method = "GET", .url = fmt::format("https://127.0.0.1:{}/v1/ping", server->port())};
+  HttpRequest req{.method = "GET",
+                  .url = fmt::format("https://127.0.0.1:{}/v1/ping", server->port())};
   CurlClient pinned({.pinned_public_key = TestCert().spki_pin});
   auto ok = pinned.Send(req);
   ASSERT_TRUE(ok) << ok.error().ToString();
@@ -630,6 +631,189 @@ TEST(HttpServerTest, CurlClientPinnedPublicKeyReplacesTheCa) {
   EXPECT_FALSE(wrong.Send(req));
   CurlClient neither;  // no pin, no CA: the self-signed certificate is refused
   EXPECT_FALSE(neither.Send(req));
+}
+
+// Raw HTTP/1.1 exchange helpers for the tests below.
+std::string HeartbeatRequest(std::string_view site, std::string_view body) {
+  return fmt::format(
+      "POST /v1/sites/{}/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", site,
+      body.size(), body);
+}
+
+// A handler answering inline (during the call, on the I/O thread) and one answering from another
+// thread, alternately on one keep-alive connection: every answer goes out once, in order, and is
+// observed under its route.
+TEST(HttpServerTest, InlineAndOtherThreadAnswersShareAConnection) {
+  std::mutex mu;
+  std::vector<std::string> routes;
+  ServerOptions options = TlsOptions();
+  options.observer = [&](const RequestObservation& o) {
+    std::lock_guard<std::mutex> lock(mu);
+    routes.emplace_back(o.route);
+  };
+  Router router;
+  ASSERT_TRUE(router.Add("GET", "/v1/inline/{n}", [](const ServerRequest& req, Responder respond) {
+    respond(ServerResponse::Json(200, fmt::format("{{\"inline\":\"{}\"}}", req.Param("n"))));
+    respond(ServerResponse::Json(500, "{}"));  // ignored: a Responder answers once
+  }));
+  ASSERT_TRUE(router.Add("GET", "/v1/later/{n}", [](const ServerRequest& req, Responder respond) {
+    std::thread([respond = std::move(respond), n = req.Param("n")] {
+      respond(ServerResponse::Json(202, fmt::format("{{\"later\":\"{}\"}}", n)));
+    }).detach();
+  }));
+  auto server = MustStart(std::move(options), std::move(router));
+  ASSERT_NE(server, nullptr);
+  TlsClient client(server->port());
+  for (int i = 0; i < 6; ++i) {
+    bool inline_answer = i % 2 == 0;
+    auto resp = client.Send("GET", fmt::format("/v1/{}/{}", inline_answer ? "inline" : "later", i));
+    ASSERT_TRUE(resp) << resp.error().ToString();
+    EXPECT_EQ(resp->status, inline_answer ? 200 : 202);
+    EXPECT_EQ(resp->body, fmt::format("{{\"{}\":\"{}\"}}", inline_answer ? "inline" : "later", i));
+  }
+  EXPECT_TRUE(WaitFor([&] { return server->stats().requests == 6; }));
+  EXPECT_EQ(server->stats().connections_accepted, 1u);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_THAT(routes, ::testing::ElementsAre("/v1/inline/{n}", "/v1/later/{n}", "/v1/inline/{n}",
+                                             "/v1/later/{n}", "/v1/inline/{n}", "/v1/later/{n}"));
+}
+
+// The exact bytes of an inline answer and of a Connection: close answer (status line with the
+// standard reason phrase, the handler's headers, Content-Length, no body for 204).
+TEST(HttpServerTest, ResponseBytesAreWellFormed) {
+  Router router = EchoRouter();
+  ASSERT_TRUE(router.Add("GET", "/v1/empty", [](const ServerRequest&, Responder respond) {
+    ServerResponse r;
+    r.status = 204;
+    r.body = "dropped";
+    r.headers = {{"X-A", "  padded\t"}, {"Content-Length", "99"}, {"Bad Name", "x"}};
+    respond(std::move(r));
+  }));
+  auto server = MustStart(PlainOptions(), std::move(router));
+  ASSERT_NE(server, nullptr);
+  RawConn conn(server->port());
+  conn.SendAll("GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(conn.ReadUntil("pong", 2000ms),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\npong");
+  conn.SendAll("GET /v1/empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  bool closed = false;
+  EXPECT_EQ(conn.ReadUntilClose(2000ms, &closed),
+            "HTTP/1.1 204 No Content\r\nX-A: padded\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(closed);
+}
+
+// A request (header, then a chunked body) dribbled in many small TCP segments is reassembled.
+TEST(HttpServerTest, RequestSplitAcrossManySegmentsIsReassembled) {
+  auto server = MustStart(PlainOptions(), EchoRouter());
+  ASSERT_NE(server, nullptr);
+  RawConn conn(server->port());
+  ASSERT_TRUE(conn.connected());
+  const std::string request =
+      "POST /v1/sites/split/heartbeat?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: pieces\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
+  for (size_t i = 0; i < request.size(); i += 3) {
+    conn.SendAll(request.substr(i, 3));
+    std::this_thread::sleep_for(1ms);  // pacing, so the pieces arrive as separate segments
+  }
+  std::string reply = conn.ReadUntil("pieces\"}", 3000ms);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(reply, HasSubstr("\"body\":\"hello, world\""));
+  EXPECT_THAT(reply, HasSubstr("\"id\":\"split\""));
+  EXPECT_THAT(reply, HasSubstr("\"query\":\"q=1\""));
+  // The connection stays usable.
+  conn.SendAll("GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(conn.ReadUntil("pong", 2000ms), StartsWith("HTTP/1.1 200 OK"));
+}
+
+TEST(HttpServerTest, ChunkedBodyOverLimitGets413) {
+  ServerOptions options = PlainOptions();
+  options.max_body_bytes = 8;
+  auto server = MustStart(std::move(options), EchoRouter());
+  ASSERT_NE(server, nullptr);
+  RawConn conn(server->port());
+  conn.SendAll(
+      "POST /v1/sites/a/heartbeat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\nabcd\r\n10\r\n");
+  bool closed = false;
+  std::string reply = conn.ReadUntilClose(2000ms, &closed);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 413 Payload Too Large\r\n"));
+  EXPECT_THAT(reply, HasSubstr("Connection: close\r\n"));
+  EXPECT_TRUE(closed);
+}
+
+// Pipelined requests wait in the read buffer while the first one is answered from another
+// thread; the answers go out in request order.
+TEST(HttpServerTest, PipelinedRequestsWaitBehindAnAsynchronousAnswer) {
+  std::promise<Responder> got;
+  Router router = EchoRouter();
+  ASSERT_TRUE(router.Add("POST", "/v1/slow", [&](const ServerRequest&, Responder respond) {
+    got.set_value(std::move(respond));
+  }));
+  auto server = MustStart(PlainOptions(), std::move(router));
+  ASSERT_NE(server, nullptr);
+  RawConn conn(server->port());
+  conn.SendAll("POST /v1/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nS" +
+               HeartbeatRequest("two", "B") + "GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+  Responder respond = got.get_future().get();
+  std::thread([&] { respond(ServerResponse::Json(201, "{\"slow\":1}")); }).join();
+  std::string reply = conn.ReadUntil("pong", 3000ms);
+  size_t slow = reply.find("{\"slow\":1}");
+  size_t two = reply.find("\"two\"");
+  size_t pong = reply.find("pong");
+  ASSERT_NE(slow, std::string::npos) << reply;
+  ASSERT_NE(two, std::string::npos) << reply;
+  ASSERT_NE(pong, std::string::npos) << reply;
+  EXPECT_LT(slow, two);
+  EXPECT_LT(two, pong);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 201 Created\r\n"));
+}
+
+// Connections are handed round-robin to the I/O threads' contexts: while one thread is stuck in
+// a handler, new connections are still accepted and those handed to the other thread are served;
+// the stuck thread's connections are served once it returns.
+TEST(HttpServerTest, RoundRobinKeepsServingWhileOneThreadIsBusy) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Router router = EchoRouter();
+  ASSERT_TRUE(router.Add("GET", "/v1/busy", [&](const ServerRequest&, Responder respond) {
+    entered.set_value();
+    released.wait();  // a handler that blocks its I/O thread (forbidden in production code)
+    respond(ServerResponse::Json(200, "{\"busy\":true}"));
+  }));
+  ServerOptions options = PlainOptions();
+  options.io_threads = 2;
+  auto server = MustStart(std::move(options), std::move(router));
+  ASSERT_NE(server, nullptr);
+  RawConn busy(server->port());
+  busy.SendAll("GET /v1/busy HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(entered.get_future().wait_for(3s), std::future_status::ready);
+
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 4; ++i) {
+    conns.push_back(std::make_unique<RawConn>(server->port()));
+    ASSERT_TRUE(conns.back()->connected());
+    conns.back()->SendAll("GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  ASSERT_TRUE(WaitFor([&] { return server->stats().connections_accepted == 5; }));
+  // The connections on the free thread are answered while the other thread is stuck.
+  int answered = 0;
+  std::vector<bool> done(conns.size(), false);
+  for (size_t i = 0; i < conns.size(); ++i) {
+    if (conns[i]->ReadUntil("pong", 500ms).find("pong") != std::string::npos) {
+      done[i] = true;
+      ++answered;
+    }
+  }
+  EXPECT_GE(answered, 2);
+  release.set_value();
+  EXPECT_THAT(busy.ReadUntil("true}", 3000ms), StartsWith("HTTP/1.1 200 OK"));
+  for (size_t i = 0; i < conns.size(); ++i) {
+    if (!done[i]) {
+      EXPECT_THAT(conns[i]->ReadUntil("pong", 3000ms), HasSubstr("pong")) << i;
+    }
+  }
+  EXPECT_TRUE(WaitFor([&] { return server->stats().requests == 5; }));
 }
 
 TEST(RouterTest, RejectsBadPatternsAndDuplicates) {
