@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -9,9 +11,12 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/policy.h"
 #include "base/encoding.h"
@@ -31,6 +36,82 @@ using nlohmann::json;
 
 
 ServerResponse JsonOk(const json& j) { return ServerResponse::Json(200, j.dump()); }
+
+// Hash and equality for unordered containers keyed by std::string, looked up by string_view.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// The signed parts of a site request as views into `req` (valid while `req` is): the first
+// header of each name, as ServerRequest::Header() would return it, without copying.
+SiteRequestView SiteRequestViewOf(const ServerRequest& req) {
+  SiteRequestView v;
+  v.method = req.method;
+  v.path = req.path;
+  if (auto it = req.params.find("id"); it != req.params.end()) v.path_site = it->second;
+  bool site = false, timestamp = false, nonce = false, signature = false;
+  for (const auto& [name, value] : req.headers) {
+    if (!site && EqualsIgnoreAsciiCase(name, kSiteHeader)) {
+      v.header_site = value;
+      site = true;
+    } else if (!timestamp && EqualsIgnoreAsciiCase(name, kTimestampHeader)) {
+      v.timestamp = value;
+      timestamp = true;
+    } else if (!nonce && EqualsIgnoreAsciiCase(name, kNonceHeader)) {
+      v.nonce = value;
+      nonce = true;
+    } else if (!signature && EqualsIgnoreAsciiCase(name, kSignatureHeader)) {
+      v.signature = value;
+      signature = true;
+    }
+  }
+  v.body = req.body;
+  return v;
+}
+
+// An owning copy of a site request, for the slow path (the secret is fetched on the worker and
+// the ServerRequest is gone by then).
+struct OwnedSiteRequest {
+  std::string method, path, path_site, header_site, timestamp, nonce, signature, body;
+
+  explicit OwnedSiteRequest(const SiteRequestView& v)
+      : method(v.method),
+        path(v.path),
+        path_site(v.path_site),
+        header_site(v.header_site),
+        timestamp(v.timestamp),
+        nonce(v.nonce),
+        signature(v.signature),
+        body(v.body) {}
+  SiteRequestView View() const {
+    return SiteRequestView{method, path, path_site, header_site, timestamp, nonce, signature, body};
+  }
+};
+
+// The heartbeat reply, byte for byte what JsonOk({{"accepted", true}, {"passed", passed},
+// {"failing", failing}}) writes (keys sorted), without building a DOM. The names come from a
+// parsed report, so they are valid UTF-8; nlohmann's serializer escapes them.
+std::string HeartbeatReply(bool passed, const std::vector<std::string>& failing) {
+  std::string out = R"({"accepted":true,"failing":[)";
+  for (size_t i = 0; i < failing.size(); ++i) {
+    if (i != 0) out += ',';
+    out += json(failing[i]).dump();
+  }
+  out += passed ? R"(],"passed":true})" : R"(],"passed":false})";
+  return out;
+}
 
 // A single background thread for blocking work (Store::Write, Store::Query, SecretsBackend).
 class Worker {
@@ -162,29 +243,70 @@ struct FleetServer::Impl {
   std::string token_path;
   SecretBytes generated_token;
 
+  // What the server knows of one site. An entry is created when the site's secret is fetched
+  // or its registration, licence or last heartbeat is loaded or recorded; entries are never
+  // erased, so a pointer to one (and to its key) stays valid as long as the server.
+  struct SiteState {
+    // The agent API secret once fetched from the SecretsBackend: set once under mu, never reset
+    // (so it may be read without mu once seen set).
+    std::unique_ptr<const SecretBytes> secret;
+    bool registered = false;
+    bool licensed = false;
+    bool seen = false;   // a heartbeat is known (received, or loaded from heartbeats_last)
+    bool dirty = false;  // listed in dirty_sites: to flush into heartbeats_last
+    int64_t last_seen = 0;
+    std::optional<int64_t> last_pass_at;
+    std::string report;
+  };
+  using SiteTable = std::unordered_map<std::string, SiteState, StringHash, std::equal_to<>>;
+  using SiteEntry = SiteTable::value_type;
+
+  // A healthcheck row waiting for the next batch (FlushHealthchecks).
+  struct PendingHealthcheck {
+    const std::string* site;  // key of a SiteTable entry (stable)
+    int64_t received_at;
+    bool passed;
+    std::string report;
+  };
+
   // Guarded by mu.
   std::mutex mu;
-  std::unordered_map<std::string, std::shared_ptr<const SecretBytes>> secrets;
-  std::set<std::string, std::less<>> registered;
-  std::set<std::string, std::less<>> licensed;
-  struct Last {
-    int64_t last_seen = 0;
-    std::string report;
-    std::optional<int64_t> last_pass_at;
-  };
-  std::map<std::string, Last, std::less<>> last;  // all sites seen
-  std::set<std::string> dirty;                    // to flush into heartbeats_last
+  SiteTable sites;
+  std::vector<SiteEntry*> dirty_sites;  // entries whose dirty flag is set
+  size_t registered_count = 0;
+  size_t licensed_count = 0;
+  std::vector<PendingHealthcheck> hc_pending;
+  // Set when the store refused the last batch: heartbeats get this error until a batch is
+  // accepted again.
+  std::optional<Error> hc_refused;
+
+  // Serialises FlushHealthchecks, so batches reach the store in the order their rows were
+  // accepted (row ids follow arrival order: the licence check reads the latest by id).
+  // Lock order: hc_flush_mu before mu.
+  std::mutex hc_flush_mu;
 
   std::mutex flush_mu;
   bool stopped = false;
-  std::unique_ptr<Timer> flush_timer;
+  std::unique_ptr<Timer> flush_timer;                     // heartbeats_last
+  std::unique_ptr<Timer> hc_flush_timer;                  // healthcheck batches
   std::unique_ptr<MetricsSelfChecker> metrics_selfcheck;  // MAINT_003
 
   // Metrics.
   http::CounterFamily* heartbeats_received = nullptr;
   http::CounterFamily* heartbeats_rejected = nullptr;
   http::CounterFamily* healthcheck_store_failures = nullptr;
+  http::Counter* heartbeats_received_total = nullptr;         // unlabelled series of the above
+  http::Counter* healthcheck_store_failures_total = nullptr;  // idem
   http::HistogramFamily* latency = nullptr;
+  // Latency series of the known routes, per status class, filled on first use: Observe() looks
+  // them up without the family's mutex. Latency series are never removed (only gauge families
+  // can be Replace()d), so the handles stay valid.
+  struct RouteLatency {
+    std::string method;
+    std::string route;
+    std::array<std::atomic<http::Histogram*>, 6> by_class{};  // index status / 100 (1..5)
+  };
+  std::vector<std::unique_ptr<RouteLatency>> route_latency;  // built before the server starts
   http::GaugeFamily* site_last = nullptr;
   http::GaugeFamily* site_state = nullptr;
   http::Gauge* registered_gauge = nullptr;
@@ -211,7 +333,7 @@ struct FleetServer::Impl {
     VIGIE_ASSIGN_OR_RETURN(
         heartbeats_received,
         metrics.AddCounter("vigie_heartbeats_received_total", "Heartbeats accepted from sites."));
-    heartbeats_received->Get();
+    heartbeats_received_total = &heartbeats_received->Get();
     VIGIE_ASSIGN_OR_RETURN(heartbeats_rejected,
                            metrics.AddCounter("vigie_heartbeats_rejected_total",
                                               "Heartbeats rejected, by reason.", {"reason"}));
@@ -224,7 +346,7 @@ struct FleetServer::Impl {
         healthcheck_store_failures,
         metrics.AddCounter("vigie_healthcheck_store_failures_total",
                            "Healthcheck rows acknowledged to a site whose commit then failed."));
-    healthcheck_store_failures->Get();
+    healthcheck_store_failures_total = &healthcheck_store_failures->Get();
     VIGIE_ASSIGN_OR_RETURN(
         latency, metrics.AddHistogram("vigie_http_request_duration_seconds",
                                       "HTTP request latency by method, route and status class.",
@@ -256,12 +378,12 @@ struct FleetServer::Impl {
     std::set<std::string, std::less<>> reg;
     {
       std::lock_guard lock(mu);
-      reg = registered;
-      registered_gauge->Set(static_cast<double>(registered.size()));
-      licensed_gauge->Set(static_cast<double>(licensed.size()));
-      // Only sites that did send a heartbeat (a registration alone is not one).
-      for (const auto& [site, l] : last) {
-        site_last->With({site}).Set(static_cast<double>(l.last_seen));
+      registered_gauge->Set(static_cast<double>(registered_count));
+      licensed_gauge->Set(static_cast<double>(licensed_count));
+      for (const auto& [site, st] : sites) {
+        if (st.registered) reg.insert(site);
+        // Only sites that did send a heartbeat (a registration alone is not one).
+        if (st.seen) site_last->With({site}).Set(static_cast<double>(st.last_seen));
       }
     }
     tracker->ForEach([&](const std::string& site, const SiteLivenessInfo& info) {
@@ -275,10 +397,24 @@ struct FleetServer::Impl {
   }
 
   void Observe(const http::RequestObservation& o) {
+    const double seconds = std::chrono::duration<double>(o.duration).count();
+    const int cls = o.status / 100;
+    if (!o.route.empty() && cls >= 1 && cls <= 5) {
+      for (const auto& r : route_latency) {
+        if (r->route != o.route || r->method != o.method) continue;
+        std::atomic<http::Histogram*>& slot = r->by_class[static_cast<size_t>(cls)];
+        http::Histogram* h = slot.load(std::memory_order_acquire);
+        if (h == nullptr) {
+          h = &latency->With({r->method, r->route, std::to_string(cls) + "xx"});
+          slot.store(h, std::memory_order_release);  // a racing thread stores the same handle
+        }
+        h->Observe(seconds);
+        return;
+      }
+    }
     std::string route = o.route.empty() ? "unmatched" : std::string(o.route);
     std::string code = std::to_string(o.status / 100) + "xx";
-    latency->With({std::string(o.method), route, code})
-        .Observe(std::chrono::duration<double>(o.duration).count());
+    latency->With({std::string(o.method), route, code}).Observe(seconds);
   }
 
   Status SetupToken() {
@@ -325,51 +461,145 @@ struct FleetServer::Impl {
     std::lock_guard lock(mu);
     for (const auto& row : lasts) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
-      Last l;
-      VIGIE_ASSIGN_OR_RETURN(l.last_seen, row.GetInt("last_seen"));
-      VIGIE_ASSIGN_OR_RETURN(l.report, row.GetText("last_report"));
+      SiteState& st = sites[site];
+      st.seen = true;
+      VIGIE_ASSIGN_OR_RETURN(st.last_seen, row.GetInt("last_seen"));
+      VIGIE_ASSIGN_OR_RETURN(st.report, row.GetText("last_report"));
       VIGIE_ASSIGN_OR_RETURN(bool null_pass, row.IsNull("last_pass_at"));
+      st.last_pass_at.reset();
       if (!null_pass) {
         VIGIE_ASSIGN_OR_RETURN(int64_t p, row.GetInt("last_pass_at"));
-        l.last_pass_at = p;
+        st.last_pass_at = p;
       }
-      last[site] = std::move(l);
     }
     for (const auto& row : regs) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
       VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("registered_at"));
-      auto it = last.find(site);
-      int64_t seen = it != last.end() ? std::max(it->second.last_seen, at) : at;
+      SiteState& st = sites[site];
+      int64_t seen = st.seen ? std::max(st.last_seen, at) : at;
       tracker->Track(site, FromUnixSeconds(seen));
-      registered.insert(site);
+      if (!st.registered) ++registered_count;
+      st.registered = true;
     }
     for (const auto& row : lics) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
-      licensed.insert(site);
+      SiteState& st = sites[site];
+      if (!st.licensed) ++licensed_count;
+      st.licensed = true;
     }
     return OkStatus();
   }
 
   // ---- flushing of last-seen times ---------------------------------------------------------
   store::WriteFn FlushJob() {
-    std::vector<std::pair<std::string, Last>> batch;
+    struct Last {
+      std::string site;
+      int64_t last_seen;
+      std::string report;
+      std::optional<int64_t> last_pass_at;
+    };
+    std::vector<Last> batch;
     {
       std::lock_guard lock(mu);
-      for (const auto& site : dirty) batch.emplace_back(site, last[site]);
-      dirty.clear();
+      batch.reserve(dirty_sites.size());
+      for (SiteEntry* e : dirty_sites) {
+        SiteState& st = e->second;
+        st.dirty = false;
+        batch.push_back(Last{e->first, st.last_seen, st.report, st.last_pass_at});
+      }
+      dirty_sites.clear();
     }
     return [batch = std::move(batch)](store::Txn& txn) -> Status {
-      for (const auto& [site, l] : batch) {
+      for (const Last& l : batch) {
         store::Value pass = l.last_pass_at ? store::Value(*l.last_pass_at) : store::Value();
         VIGIE_RETURN_IF_ERROR(
             txn.Exec("INSERT INTO heartbeats_last (site_id, last_seen, last_report, last_pass_at) "
                      "VALUES (?, ?, ?, ?) ON CONFLICT (site_id) DO UPDATE SET last_seen = "
                      "excluded.last_seen, last_report = excluded.last_report, last_pass_at = "
                      "excluded.last_pass_at",
-                     {site, l.last_seen, l.report, pass}));
+                     {l.site, l.last_seen, l.report, pass}));
       }
       return OkStatus();
     };
+  }
+
+  // ---- healthcheck batches -----------------------------------------------------------------
+  // Hands the pending healthcheck rows to the store as one WriteAsync job (every INSERT of the
+  // batch in it, with the per-site pruning rule). Never waits for the database: callable on an
+  // I/O thread. On refusal (queue full, store closed) the rows stay pending, in order, and
+  // heartbeats are answered with the store's error until a batch is accepted. `try_only`: return
+  // at once when another flush is in progress (it, or the next one, takes the new rows too).
+  Status FlushHealthchecks(bool try_only = false) {
+    std::unique_lock flush_lock(hc_flush_mu, std::defer_lock);
+    if (try_only) {
+      if (!flush_lock.try_lock()) return OkStatus();
+    } else {
+      flush_lock.lock();
+    }
+    auto rows = std::make_shared<std::vector<PendingHealthcheck>>();
+    {
+      std::lock_guard lock(mu);
+      if (hc_pending.empty()) {
+        hc_refused.reset();
+        return OkStatus();
+      }
+      rows->swap(hc_pending);
+      hc_pending.reserve(std::min(rows->size(), options.healthcheck_batch_max));
+    }
+    const size_t n = rows->size();
+    const int64_t keep = options.healthchecks_kept_per_site;
+    auto st = deps.store->WriteAsync(
+        [rows, keep](store::Txn& txn) -> Status {
+          for (const PendingHealthcheck& row : *rows) {
+            const std::string& site = *row.site;
+            VIGIE_RETURN_IF_ERROR(txn.Exec(
+                "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, ?, "
+                "?)",
+                {site, row.received_at, static_cast<int64_t>(row.passed ? 1 : 0), row.report}));
+            if (txn.LastInsertId() % 16 == 0) {
+              // Keep the last `keep` per site, and every healthcheck a licence relied on.
+              VIGIE_RETURN_IF_ERROR(txn.Exec(
+                  "DELETE FROM healthchecks WHERE site_id = ? AND id NOT IN (SELECT id FROM "
+                  "healthchecks WHERE site_id = ? ORDER BY id DESC LIMIT ?) AND id NOT IN (SELECT "
+                  "healthcheck_id FROM license_activations WHERE site_id = ?)",
+                  {site, site, keep, site}));
+            }
+          }
+          return OkStatus();
+        },
+        [this, n](Status st) {
+          if (!st) {
+            healthcheck_store_failures_total->Inc(static_cast<double>(n));
+            log::Error("healthcheck_store_failed",
+                       {{"rows", static_cast<int64_t>(n)}, {"error", st.error().ToString()}});
+          }
+        });
+    std::lock_guard lock(mu);
+    if (!st) {
+      if (!hc_refused) {
+        log::Warn("healthcheck_batch_refused",
+                  {{"rows", static_cast<int64_t>(n)}, {"error", st.error().ToString()}});
+      }
+      // Put the rows back in front of those accepted meanwhile (flushes are serialised).
+      rows->insert(rows->end(), std::make_move_iterator(hc_pending.begin()),
+                   std::make_move_iterator(hc_pending.end()));
+      hc_pending.swap(*rows);
+      hc_refused = st.error();
+      return st;
+    }
+    hc_refused.reset();
+    return OkStatus();
+  }
+
+  void ScheduleHealthcheckFlush() {
+    std::unique_ptr<Timer> previous;  // destroyed after the lock is released
+    std::lock_guard lock(flush_mu);
+    if (stopped) return;
+    previous = std::move(hc_flush_timer);
+    hc_flush_timer = clock().RunAfter(options.healthcheck_flush_interval, [this] {
+      (void)FlushHealthchecks();  // a refusal is logged once and answered to heartbeats
+      ScheduleHealthcheckFlush();
+    });
   }
 
   void ScheduleFlush() {
@@ -405,112 +635,110 @@ struct FleetServer::Impl {
         "fleet manager's operator.token file)");
   }
 
-  // Fetches (or reads from the cache) the agent secret of `site`. Blocking: worker only.
-  Result<std::shared_ptr<const SecretBytes>> LoadSecret(const std::string& site) {
+  // The cache entry of `site` holding its agent secret: fetched from the SecretsBackend on a
+  // miss. Blocking: worker only.
+  Result<SiteEntry*> LoadSecret(std::string_view site) {
     {
       std::lock_guard lock(mu);
-      auto it = secrets.find(site);
-      if (it != secrets.end()) return it->second;
+      auto it = sites.find(site);
+      if (it != sites.end() && it->second.secret) return &*it;
     }
-    auto value = deps.secrets->Get(backend::AgentApiSecretName(site));
+    const std::string name(site);
+    auto value = deps.secrets->Get(backend::AgentApiSecretName(name));
     if (!value) {
       if (value.error().code == ErrorCode::kNotFound) {
         return MakeError(ErrorCode::kUnauthenticated,
-                         "no credential known for site " + site +
+                         "no credential known for site " + name +
                              ": the site was not provisioned by this fleet manager");
       }
-      return MakeError(ErrorCode::kUnavailable, "cannot read the agent credential of site " + site +
+      return MakeError(ErrorCode::kUnavailable, "cannot read the agent credential of site " + name +
                                                     ": " + value.error().message);
     }
-    auto shared = std::make_shared<const SecretBytes>(std::move(*value));
     std::lock_guard lock(mu);
-    secrets.emplace(site, shared);
-    return shared;
+    auto it = sites.try_emplace(name).first;
+    if (!it->second.secret)
+      it->second.secret = std::make_unique<const SecretBytes>(std::move(*value));
+    return &*it;
   }
 
-  std::shared_ptr<const SecretBytes> CachedSecret(const std::string& site) {
+  // The cache entry of `site` if its secret is cached, else nullptr. Any thread.
+  SiteEntry* CachedSecret(std::string_view site) {
     std::lock_guard lock(mu);
-    auto it = secrets.find(site);
-    return it == secrets.end() ? nullptr : it->second;
+    auto it = sites.find(site);
+    return it != sites.end() && it->second.secret ? &*it : nullptr;
   }
 
-  struct SignedRequest {
-    std::string method, path, path_site, site, timestamp, nonce, signature, body;
-  };
-
-  static SignedRequest Capture(const ServerRequest& req) {
-    return SignedRequest{req.method,
-                         req.path,
-                         req.Param("id"),
-                         req.Header(kSiteHeader),
-                         req.Header(kTimestampHeader),
-                         req.Header(kNonceHeader),
-                         req.Header(kSignatureHeader),
-                         req.body};
+  using RejectFn = void (*)(Impl*, const Error&);
+  static void IgnoreReject(Impl*, const Error&) {}
+  static void CountHeartbeatReject(Impl* self, const Error& e) {
+    self->heartbeats_rejected->With({RejectReason(e)}).Inc();
   }
 
-  Status Verify(const SignedRequest& r, const SecretBytes& secret) {
-    SiteRequestView view{r.method,    r.path,  r.path_site, r.site,
-                         r.timestamp, r.nonce, r.signature, r.body};
-    return VerifySiteRequest(view, secret, replay, clock().Now());
+  // Verifies `r` under the secret of `entry` (the header site's) and calls
+  // next(r, entry, respond), where entry is then also the path site's.
+  template <typename Next>
+  void VerifyThen(const SiteRequestView& r, SiteEntry& entry, Responder& respond,
+                  RejectFn on_reject, Next& next) {
+    auto st = VerifySiteRequest(r, *entry.second.secret, replay, clock().Now());
+    if (!st) {
+      on_reject(this, st.error());
+      respond(ServerResponse::Error(st.error()));
+      return;
+    }
+    next(r, entry, std::move(respond));
   }
 
-  // Authenticates `r` and calls `next(r)`: inline when the secret is cached, else on the
-  // worker after fetching it. `on_reject` sees every authentication failure.
-  void WithSiteAuth(std::shared_ptr<SignedRequest> r, Responder respond,
-                    std::function<void(const Error&)> on_reject,
-                    std::function<void(std::shared_ptr<SignedRequest>, Responder)> next) {
-    if (r->site.empty()) {
+  // Authenticates the site request `req` and calls next(const SiteRequestView&, SiteEntry&,
+  // Responder): inline on the calling (I/O) thread with views into `req` when the secret is
+  // cached, else on the worker after fetching it, with views into an owning copy. The view is
+  // valid only during the call: a next step that goes asynchronous copies what it needs.
+  // `on_reject` sees every authentication failure.
+  template <typename Next>
+  void WithSiteAuth(const ServerRequest& req, Responder respond, RejectFn on_reject, Next next) {
+    const SiteRequestView view = SiteRequestViewOf(req);
+    if (view.header_site.empty()) {
       Error e{ErrorCode::kUnauthenticated,
               "missing header X-Vigie-Site: site requests must be signed (X-Vigie-Site, "
               "X-Vigie-Timestamp, X-Vigie-Nonce, X-Vigie-Signature)"};
-      on_reject(e);
+      on_reject(this, e);
       respond(ServerResponse::Error(e));
       return;
     }
-    auto finish = [this, r, respond, on_reject, next](const SecretBytes& secret) {
-      auto st = Verify(*r, secret);
-      if (!st) {
-        on_reject(st.error());
-        respond(ServerResponse::Error(st.error()));
-        return;
-      }
-      next(r, respond);
-    };
-    if (auto cached = CachedSecret(r->site)) {
-      finish(*cached);
+    if (SiteEntry* entry = CachedSecret(view.header_site)) {
+      VerifyThen(view, *entry, respond, on_reject, next);
       return;
     }
-    worker.Post([this, r, respond, on_reject, finish] {
-      auto secret = LoadSecret(r->site);
-      if (!secret) {
-        on_reject(secret.error());
-        respond(ServerResponse::Error(secret.error()));
+    auto owned = std::make_shared<const OwnedSiteRequest>(view);
+    worker.Post([this, owned, respond = std::move(respond), on_reject, next]() mutable {
+      auto entry = LoadSecret(owned->header_site);
+      if (!entry) {
+        on_reject(this, entry.error());
+        respond(ServerResponse::Error(entry.error()));
         return;
       }
-      finish(**secret);
+      VerifyThen(owned->View(), **entry, respond, on_reject, next);
     });
   }
 
   bool IsRegistered(std::string_view site) {
     std::lock_guard lock(mu);
-    return registered.count(site) != 0;
+    auto it = sites.find(site);
+    return it != sites.end() && it->second.registered;
   }
 
   // ---- handlers ----------------------------------------------------------------------------
   void HandleRegister(const ServerRequest& req, Responder respond) {
-    auto r = std::make_shared<SignedRequest>(Capture(req));
-    WithSiteAuth(
-        r, respond, [](const Error&) {},
-        [this](std::shared_ptr<SignedRequest> r, Responder respond) {
-          worker.Post([this, r, respond] { respond(Register(*r)); });
-        });
+    WithSiteAuth(req, std::move(respond), &IgnoreReject,
+                 [this](const SiteRequestView& r, SiteEntry&, Responder respond) {
+                   worker.Post([this, site = std::string(r.path_site), body = std::string(r.body),
+                                respond = std::move(respond)] { respond(Register(site, body)); });
+                 });
   }
 
-  ServerResponse Register(const SignedRequest& r) {
+  ServerResponse Register(const std::string& site, const std::string& raw_body) {
     json body;
     try {
-      body = json::parse(r.body);
+      body = json::parse(raw_body);
     } catch (const json::parse_error& e) {
       return ServerResponse::Error(
           Error{ErrorCode::kInvalidArgument,
@@ -530,7 +758,6 @@ struct FleetServer::Impl {
                 "register body: package_id, enrollment_key_fingerprint and agent_version must be "
                 "non-empty strings"});
     }
-    const std::string site = r.path_site;
     const int64_t now = ToUnixSeconds(clock().Now());
     auto st = deps.store->Write([&](store::Txn& txn) -> Status {
       VIGIE_ASSIGN_OR_RETURN(
@@ -570,7 +797,9 @@ struct FleetServer::Impl {
     if (!st) return ServerResponse::Error(st.error());
     {
       std::lock_guard lock(mu);
-      registered.insert(site);
+      SiteState& state = sites[site];
+      if (!state.registered) ++registered_count;
+      state.registered = true;
     }
     tracker->Track(site);
     log::Info("site_registered", {{"site", site}, {"package", package_id}, {"version", version}});
@@ -581,24 +810,29 @@ struct FleetServer::Impl {
   }
 
   void HandleHeartbeat(const ServerRequest& req, Responder respond) {
-    auto r = std::make_shared<SignedRequest>(Capture(req));
-    WithSiteAuth(
-        r, respond, [this](const Error& e) { heartbeats_rejected->With({RejectReason(e)}).Inc(); },
-        [this](std::shared_ptr<SignedRequest> r, Responder respond) {
-          Heartbeat(std::move(r), std::move(respond));
-        });
+    WithSiteAuth(req, std::move(respond), &CountHeartbeatReject,
+                 [this](const SiteRequestView& r, SiteEntry& entry, Responder respond) {
+                   Heartbeat(r, entry, std::move(respond));
+                 });
   }
 
-  void Heartbeat(std::shared_ptr<SignedRequest> r, Responder respond) {
-    const std::string& site = r->path_site;
-    if (!IsRegistered(site)) {
+  // `entry` is the authenticated site's (r.path_site). Runs on an I/O thread (or on the worker
+  // after a secret-cache miss); never waits for the database.
+  void Heartbeat(const SiteRequestView& r, SiteEntry& entry, Responder respond) {
+    const std::string& site = entry.first;
+    bool registered;
+    {
+      std::lock_guard lock(mu);
+      registered = entry.second.registered;
+    }
+    if (!registered) {
       heartbeats_rejected->With({"not_registered"}).Inc();
       respond(ServerResponse::Error(Error{ErrorCode::kFailedPrecondition,
                                           "site " + site + " is not registered: POST /v1/sites/" +
                                               site + "/register first (PROV_021)"}));
       return;
     }
-    auto report = ParseHealthReport(r->body);
+    auto report = ParseHealthReport(r.body);
     if (!report) {
       heartbeats_rejected->With({"malformed_report"}).Inc();
       respond(ServerResponse::Error(report.error()));
@@ -606,50 +840,46 @@ struct FleetServer::Impl {
     }
     const int64_t now = ToUnixSeconds(clock().Now());
     tracker->RecordHeartbeat(site);
-    heartbeats_received->Get().Inc();
+    heartbeats_received_total->Inc();
+    const bool passed = report->passed;
+    // The healthcheck row (evidence for MAINT_001 and for the licence, PROV_022: the report as
+    // the site signed it) joins the pending batch, handed to the store every
+    // healthcheck_flush_interval or once healthcheck_batch_max rows wait; the reply does not wait
+    // for it: the I/O threads never wait on the database. What a crash can lose is documented in
+    // fleet_service.h. A licence activation hands the pending batch to the store before its own
+    // Store::Write, so it decides on committed rows only.
+    std::optional<Error> refused;
+    bool flush = false;
     {
       std::lock_guard lock(mu);
-      Last& l = last[site];
-      l.last_seen = now;
-      l.report = report->canonical_json;
-      if (report->passed) l.last_pass_at = now;
-      dirty.insert(site);
+      SiteState& st = entry.second;
+      st.seen = true;
+      st.last_seen = now;
+      st.report.assign(r.body);
+      if (passed) st.last_pass_at = now;
+      if (!st.dirty) {
+        st.dirty = true;
+        dirty_sites.push_back(&entry);
+      }
+      if (hc_refused) {
+        refused = *hc_refused;
+      } else if (hc_pending.size() >= 8 * options.healthcheck_batch_max) {
+        refused = Error{ErrorCode::kResourceExhausted,
+                        "healthcheck rows are waiting for the database (" +
+                            std::to_string(hc_pending.size()) + " pending); retry later"};
+      } else {
+        hc_pending.push_back(PendingHealthcheck{&entry.first, now, passed, std::string(r.body)});
+        flush = hc_pending.size() >= options.healthcheck_batch_max;
+      }
     }
-    // The healthcheck row (evidence for MAINT_001 and for the licence, PROV_022) is enqueued for
-    // the store's next group commit and the reply does not wait for it: the I/O threads never
-    // wait on the database. What a crash can lose is documented in fleet_service.h. A licence
-    // activation runs its Store::Write after every job enqueued before it, so it decides on
-    // committed rows only.
-    const bool passed = report->passed;
-    const int keep = options.healthchecks_kept_per_site;
-    auto st = deps.store->WriteAsync(
-        [site, now, passed, json_report = report->canonical_json, keep](store::Txn& txn) -> Status {
-          VIGIE_RETURN_IF_ERROR(txn.Exec(
-              "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, ?, ?)",
-              {site, now, static_cast<int64_t>(passed ? 1 : 0), json_report}));
-          if (txn.LastInsertId() % 16 == 0) {
-            // Keep the last `keep` per site, and every healthcheck a licence relied on.
-            VIGIE_RETURN_IF_ERROR(txn.Exec(
-                "DELETE FROM healthchecks WHERE site_id = ? AND id NOT IN (SELECT id FROM "
-                "healthchecks WHERE site_id = ? ORDER BY id DESC LIMIT ?) AND id NOT IN (SELECT "
-                "healthcheck_id FROM license_activations WHERE site_id = ?)",
-                {site, site, static_cast<int64_t>(keep), site}));
-          }
-          return OkStatus();
-        },
-        [this, site](Status st) {
-          if (!st) {
-            healthcheck_store_failures->Get().Inc();
-            log::Error("healthcheck_store_failed", {{"site", site}, {"error", st.error().ToString()}});
-          }
-        });
-    if (!st) {
+    if (refused) {
       // Queue full (kResourceExhausted -> 429) or store closed: the agent retries with backoff.
       heartbeats_rejected->With({"store_unavailable"}).Inc();
-      respond(ServerResponse::Error(st.error()));
+      respond(ServerResponse::Error(*refused));
       return;
     }
-    respond(JsonOk({{"accepted", true}, {"passed", passed}, {"failing", report->failing}}));
+    if (flush) (void)FlushHealthchecks(/*try_only=*/true);  // a refusal is answered to the next
+    respond(ServerResponse::Json(200, HeartbeatReply(passed, report->failing)));
   }
 
   void HandleActivate(const ServerRequest& req, Responder respond) {
@@ -662,12 +892,12 @@ struct FleetServer::Impl {
       worker.Post([this, site, respond] { respond(Activate(site)); });
       return;
     }
-    auto r = std::make_shared<SignedRequest>(Capture(req));
-    WithSiteAuth(
-        r, respond, [](const Error&) {},
-        [this](std::shared_ptr<SignedRequest> r, Responder respond) {
-          worker.Post([this, r, respond] { respond(Activate(r->path_site)); });
-        });
+    WithSiteAuth(req, std::move(respond), &IgnoreReject,
+                 [this](const SiteRequestView&, SiteEntry& entry, Responder respond) {
+                   worker.Post([this, &entry, respond = std::move(respond)] {
+                     respond(Activate(entry.first));
+                   });
+                 });
   }
 
   ServerResponse Activate(const std::string& site) {
@@ -676,6 +906,14 @@ struct FleetServer::Impl {
           Error{ErrorCode::kConflict, "PROV_022: site " + site +
                                           " is not registered; a licence is activated only on a "
                                           "registered site with a passing healthcheck"});
+    }
+    // PROV_022 decides on committed rows, the latest heartbeat's included: hand the pending batch
+    // to the store first; the Store::Write below runs after it.
+    if (auto flushed = FlushHealthchecks(); !flushed) {
+      return ServerResponse::Error(Error{
+          ErrorCode::kUnavailable, "PROV_022: the latest healthchecks of site " + site +
+                                       " could not be handed to the database (" +
+                                       flushed.error().message + "); retry the activation later"});
     }
     const WallTime now = clock().Now();
     const int64_t window = options.license_health_window.count();
@@ -714,7 +952,9 @@ struct FleetServer::Impl {
     if (!st) return ServerResponse::Error(st.error());
     {
       std::lock_guard lock(mu);
-      licensed.insert(site);
+      SiteState& state = sites[site];
+      if (!state.licensed) ++licensed_count;
+      state.licensed = true;
     }
     log::Info("license_activated", {{"site", site}, {"healthcheck", hc_id}});
     return JsonOk({{"site", site},
@@ -728,14 +968,15 @@ struct FleetServer::Impl {
     json j = {{"site", site}};
     {
       std::lock_guard lock(mu);
-      j["registered"] = registered.count(site) != 0;
-      j["licensed"] = licensed.count(site) != 0;
-      auto it = last.find(site);
-      if (it != last.end()) {
-        j["last_heartbeat"] = FormatRfc3339(FromUnixSeconds(it->second.last_seen));
-        j["last_report"] = json::parse(it->second.report, nullptr, false);
-        j["last_pass_at"] = it->second.last_pass_at
-                                ? json(FormatRfc3339(FromUnixSeconds(*it->second.last_pass_at)))
+      auto it = sites.find(site);
+      const SiteState* st = it != sites.end() ? &it->second : nullptr;
+      j["registered"] = st != nullptr && st->registered;
+      j["licensed"] = st != nullptr && st->licensed;
+      if (st != nullptr && st->seen) {
+        j["last_heartbeat"] = FormatRfc3339(FromUnixSeconds(st->last_seen));
+        j["last_report"] = json::parse(st->report, nullptr, false);
+        j["last_pass_at"] = st->last_pass_at
+                                ? json(FormatRfc3339(FromUnixSeconds(*st->last_pass_at)))
                                 : json(nullptr);
       }
     }
@@ -765,13 +1006,16 @@ struct FleetServer::Impl {
 
   void HandleListSites(const ServerRequest& req, Responder respond) {
     if (!OperatorAuthorized(req)) return respond(OperatorDenied());
-    std::vector<std::string> sites;
+    std::vector<std::string> names;
     {
       std::lock_guard lock(mu);
-      sites.assign(registered.begin(), registered.end());
+      for (const auto& [site, st] : sites) {
+        if (st.registered) names.push_back(site);
+      }
     }
+    std::sort(names.begin(), names.end());  // in site order, as ever
     json arr = json::array();
-    for (const auto& s : sites) arr.push_back(SiteJson(s));
+    for (const auto& s : names) arr.push_back(SiteJson(s));
     respond(JsonOk({{"sites", arr}}));
   }
 
@@ -896,21 +1140,23 @@ struct FleetServer::Impl {
 
   Result<http::Router> BuildRouter() {
     http::Router router;
-    auto bind = [this](void (Impl::*fn)(const ServerRequest&, Responder)) {
-      return [this, fn](const ServerRequest& req, Responder respond) {
+    auto add = [&](const char* method, const char* pattern,
+                   void (Impl::*fn)(const ServerRequest&, Responder)) -> Status {
+      auto r = std::make_unique<RouteLatency>();
+      r->method = method;
+      r->route = pattern;
+      route_latency.push_back(std::move(r));
+      return router.Add(method, pattern, [this, fn](const ServerRequest& req, Responder respond) {
         (this->*fn)(req, std::move(respond));
-      };
+      });
     };
-    VIGIE_RETURN_IF_ERROR(
-        router.Add("POST", "/v1/sites/{id}/register", bind(&Impl::HandleRegister)));
-    VIGIE_RETURN_IF_ERROR(
-        router.Add("POST", "/v1/sites/{id}/heartbeat", bind(&Impl::HandleHeartbeat)));
-    VIGIE_RETURN_IF_ERROR(
-        router.Add("POST", "/v1/sites/{id}/license/activate", bind(&Impl::HandleActivate)));
-    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/sites/{id}", bind(&Impl::HandleGetSite)));
-    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/sites", bind(&Impl::HandleListSites)));
-    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/v1/compliance", bind(&Impl::HandleCompliance)));
-    VIGIE_RETURN_IF_ERROR(router.Add("GET", "/metrics", bind(&Impl::HandleMetrics)));
+    VIGIE_RETURN_IF_ERROR(add("POST", "/v1/sites/{id}/heartbeat", &Impl::HandleHeartbeat));
+    VIGIE_RETURN_IF_ERROR(add("POST", "/v1/sites/{id}/register", &Impl::HandleRegister));
+    VIGIE_RETURN_IF_ERROR(add("POST", "/v1/sites/{id}/license/activate", &Impl::HandleActivate));
+    VIGIE_RETURN_IF_ERROR(add("GET", "/v1/sites/{id}", &Impl::HandleGetSite));
+    VIGIE_RETURN_IF_ERROR(add("GET", "/v1/sites", &Impl::HandleListSites));
+    VIGIE_RETURN_IF_ERROR(add("GET", "/v1/compliance", &Impl::HandleCompliance));
+    VIGIE_RETURN_IF_ERROR(add("GET", "/metrics", &Impl::HandleMetrics));
     return router;
   }
 
@@ -921,16 +1167,29 @@ struct FleetServer::Impl {
       stopped = true;
     }
     if (server) server->Stop();
-    std::unique_ptr<Timer> timer;
+    std::unique_ptr<Timer> timer, hc_timer;
     {
       std::lock_guard lock(flush_mu);
       timer = std::move(flush_timer);
+      hc_timer = std::move(hc_flush_timer);
     }
     timer.reset();
+    hc_timer.reset();
     StopCompliance();
     if (metrics_selfcheck) metrics_selfcheck->Stop();
     tracker->Stop();
     worker.Stop();
+    if (auto st = FlushHealthchecks(); !st) {
+      size_t lost = 0;
+      {
+        std::lock_guard lock(mu);
+        lost = hc_pending.size();
+        hc_pending.clear();
+      }
+      healthcheck_store_failures_total->Inc(static_cast<double>(lost));
+      log::Error("healthcheck_store_failed",
+                 {{"rows", static_cast<int64_t>(lost)}, {"error", st.error().ToString()}});
+    }
     auto st = deps.store->Write(FlushJob());
     if (!st) log::Error("heartbeats_flush_failed", {{"error", st.error().ToString()}});
   }
@@ -946,7 +1205,10 @@ LivenessTracker& FleetServer::tracker() { return *impl_->tracker; }
 AlertManager& FleetServer::alerts() { return *impl_->alert_manager; }
 WebhookNotifier* FleetServer::notifier() { return impl_->notifier.get(); }
 http::MetricsRegistry& FleetServer::metrics() { return impl_->metrics; }
-Status FleetServer::FlushNow() { return impl_->deps.store->Write(impl_->FlushJob()); }
+Status FleetServer::FlushNow() {
+  VIGIE_RETURN_IF_ERROR(impl_->FlushHealthchecks());
+  return impl_->deps.store->Write(impl_->FlushJob());
+}
 Status FleetServer::RefreshComplianceNow() {
   Impl* p = impl_.get();
   if (!p->deps.compliance) {
@@ -997,6 +1259,12 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(FleetServerOptions options
                      "fleet: heartbeat_late_after_seconds must be > 0 and < "
                      "heartbeat_alert_after_seconds");
   }
+  if (options.healthcheck_flush_interval <= std::chrono::milliseconds(0) ||
+      options.healthcheck_batch_max == 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "StartFleetServer: healthcheck_flush_interval and healthcheck_batch_max must "
+                     "be > 0");
+  }
   auto impl = std::make_unique<FleetServer::Impl>(std::move(options), deps);
   FleetServer::Impl* p = impl.get();
   VIGIE_RETURN_IF_ERROR(p->SetupMetrics());
@@ -1036,6 +1304,7 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(FleetServerOptions options
   VIGIE_ASSIGN_OR_RETURN(p->server, http::HttpServer::Start(std::move(so), std::move(router)));
   p->tracker->Start(p->options.tick_interval);
   p->ScheduleFlush();
+  p->ScheduleHealthcheckFlush();
   p->StartCompliance();
   p->metrics_selfcheck = std::make_unique<MetricsSelfChecker>(
       std::string(kFleetMetricsComponent), [p] { return p->metrics.Render(); }, deps.env.clock,

@@ -11,12 +11,17 @@
 //        the enrollment key inside the package. Committed (Store::Write) before the reply.
 //   POST /v1/sites/{id}/heartbeat         site-signed. MAINT_001: a healthcheck report
 //        (health_report.h). Updates the in-memory liveness tracker at once; the healthcheck row
-//        (evidence) is enqueued with WriteAsync for the store's next group commit and the reply
-//        (200 {"accepted","passed","failing"}) does not wait for it; a full write queue answers
-//        429 and the agent backs off.
+//        (evidence: the report exactly as the site signed it) joins the pending batch, handed to
+//        the store as one WriteAsync job every healthcheck_flush_interval or as soon as it holds
+//        healthcheck_batch_max rows, and the reply (200 {"accepted","passed","failing"}) does not
+//        wait for it. When the store refuses the batch (write queue full, store closed) or
+//        8 x healthcheck_batch_max rows are pending, heartbeats are answered with the store's
+//        error (429 for a full queue) until a batch is accepted again; the agent backs off.
 //   POST /v1/sites/{id}/license/activate  site-signed or operator token. PROV_022: 409 naming
 //        PROV_022 unless the site's latest healthcheck passed within license_health_window; the
-//        healthcheck used is recorded with the activation.
+//        healthcheck used is recorded with the activation. The pending healthcheck batch is
+//        handed to the store first (503 if the store refuses it), so the decision is taken on
+//        committed rows, the latest heartbeat's included.
 //   GET  /v1/sites, GET /v1/sites/{id}    operator token (Authorization: Bearer <token>).
 //   GET  /v1/compliance[?site=ID&rule=ID&rule=ID]  operator token. The compliance report of
 //        `vigie compliance check --format json` for the same selection (compliance_feed.h),
@@ -36,16 +41,17 @@
 //
 // Threads: handlers never wait on the database or on the SecretsBackend on an I/O thread: work
 // that blocks (registration commit, admin queries, licence activation, a secret-cache miss)
-// runs on one worker thread; heartbeats are answered once their row is enqueued.
+// runs on one worker thread; heartbeats are answered once their row joined the pending batch.
 //
-// What a crash can lose: at most one flush interval (flush_interval) of last-seen times and
-// last reports in heartbeats_last (kept in memory, flushed in batches), and the healthcheck rows
-// still queued for the group commit in progress (milliseconds of heartbeats; the next heartbeat
-// of each site brings a new one). A licence is decided only on committed healthchecks (its
-// Store::Write runs after every job enqueued before it). Never a registration, a licence
-// activation (both committed before the reply) or an alert (committed before it is notified; an alert whose
-// commit was cut by the crash is raised again after restart, since the tracker restarts from
-// heartbeats_last and the silence continues).
+// What a crash can lose: at most one healthcheck flush interval (healthcheck_flush_interval) of
+// healthcheck rows (pending in memory, plus the batch in the group commit in progress; the next
+// heartbeat of each site brings a new one) and at most one last-seen flush interval
+// (flush_interval) of last-seen times and last reports in heartbeats_last (kept in memory,
+// flushed in batches). A licence is decided only on committed healthchecks (the activation hands
+// the pending batch to the store, then its Store::Write runs after every job enqueued before
+// it). Never a registration, a licence activation (both committed before the reply) or an alert
+// (committed before it is notified; an alert whose commit was cut by the crash is raised again
+// after restart, since the tracker restarts from heartbeats_last and the silence continues).
 //
 // SECURITY: the agent secrets are held in SecretBytes in an in-memory cache (fetched once per
 // site from the SecretsBackend); the operator token exists on disk only in its 0600 file and in
@@ -87,6 +93,10 @@ struct FleetServerOptions {
   std::chrono::seconds license_health_window{600};
   std::chrono::seconds replay_window{300};
   std::chrono::milliseconds flush_interval{5000};  // heartbeats_last batches
+  // Healthcheck rows are written in batches: one WriteAsync job every healthcheck_flush_interval
+  // (through the Env clock), or as soon as healthcheck_batch_max rows are pending. Both > 0.
+  std::chrono::milliseconds healthcheck_flush_interval{250};
+  size_t healthcheck_batch_max = 2048;
   std::chrono::milliseconds tick_interval{1000};   // liveness deadline queue
   // MAINT_003: how often the server re-checks its own /metrics rendering (metrics_selfcheck.h);
   // the first check runs at start.
@@ -125,7 +135,8 @@ class FleetServer {
   // SECURITY: a secret (also in the 0600 token file); never logged.
   const SecretBytes& generated_operator_token() const;
   std::string operator_token_path() const;
-  // Stops the HTTP server, the timers and the worker, flushes heartbeats_last (blocking).
+  // Stops the HTTP server, the timers and the worker, writes the pending healthcheck rows and
+  // flushes heartbeats_last (blocking).
   void Stop();
 
   // For tests and the lead's wiring.
@@ -133,7 +144,8 @@ class FleetServer {
   AlertManager& alerts();
   WebhookNotifier* notifier();
   http::MetricsRegistry& metrics();
-  // Flushes the in-memory last-seen times now (blocking Store::Write). Not on an I/O thread.
+  // Hands the pending healthcheck rows to the store, then flushes the in-memory last-seen times
+  // (blocking Store::Write, which also waits for those rows). Not on an I/O thread.
   Status FlushNow();
   // Runs a full compliance evaluation on the worker now and waits for it; updates the
   // compliance metrics as the periodic one does. Returns the evaluator's error, or

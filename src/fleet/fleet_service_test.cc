@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "base/encoding.h"
@@ -68,13 +69,14 @@ class FleetServerTest : public ::testing::Test {
         secrets_.Create("vigie/sites/" + site + "/agent-api-secret", secret, {}, "t-" + site));
   }
 
-  void Start(bool tls = false) {
+  void Start(bool tls = false, std::function<void(FleetServerOptions&)> tweak = {}) {
     FleetServerOptions o;
     o.listen_address = "127.0.0.1:0";  // a free port: tests run in parallel
     o.tls = tls;
     o.data_dir = dir_.path();
     o.max_body_bytes = 4096;
     o.webhook_url = "https://hooks.example/alert";
+    if (tweak) tweak(o);
     if (tls) {
       auto m = http::GenerateSelfSignedCertificate("localhost", 1, {"127.0.0.1"});
       ASSERT_TRUE(m);
@@ -129,6 +131,16 @@ class FleetServerTest : public ::testing::Test {
     auto j = json::parse(r.body, nullptr, false);
     if (j.is_discarded() || !j.contains("error")) return r.body;
     return j["error"]["message"].get<std::string>();
+  }
+  // Waits for every write job enqueued so far (a Store::Write runs after them).
+  void Sync() {
+    ASSERT_TRUE(store_->Write([](store::Txn&) { return OkStatus(); }));
+  }
+  double CounterValue(const std::string& series) {
+    const std::string text = server_->metrics().Render();
+    size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
   }
   int64_t Count(const std::string& sql) {
     auto rows = store_->Query(sql);
@@ -213,8 +225,9 @@ TEST_F(FleetServerTest, ComplianceChecksJudgeTheRecordedEvidence) {
   compliance::RuleRegistry registry;
   compliance::RegisterAllRules(registry);
   auto judge = [&](std::string_view id, std::string_view site) {
-    // Heartbeat replies do not wait for their healthcheck row's commit: let it land first.
-    EXPECT_TRUE(store_->Write([](store::Txn&) { return OkStatus(); }));
+    // Healthcheck rows are written in batches (every healthcheck_flush_interval of the fake
+    // clock): hand the pending ones to the store and let them land first.
+    EXPECT_TRUE(server_->FlushNow());
     compliance::StoreEvidence evidence(*store_, clock_, {});
     const auto* reg = registry.Find(id);
     EXPECT_TRUE(reg && reg->implemented) << id;
@@ -406,6 +419,107 @@ TEST_F(FleetServerTest, LastSeenFlushedAndReloadedAfterRestart) {
   ASSERT_TRUE((*again)->tracker().Get("site-a"));
   clock_.Advance(seconds(120));
   EXPECT_EQ((*again)->tracker().Get("site-a")->state, SiteLiveness::kDown);
+}
+
+constexpr const char* kHealthchecks = "SELECT COUNT(*) AS n FROM healthchecks";
+
+// Healthcheck rows are written in batches, one WriteAsync job per healthcheck_flush_interval.
+TEST_F(FleetServerTest, HealthcheckRowIsCommittedAfterTheFlushInterval) {
+  Start();
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kUnhealthy)).status, 200);
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  Sync();
+  EXPECT_EQ(Count(kHealthchecks), 0);  // pending: the timer has not fired
+  clock_.Advance(std::chrono::milliseconds(249));
+  Sync();
+  EXPECT_EQ(Count(kHealthchecks), 0);
+  clock_.Advance(std::chrono::milliseconds(1));  // one healthcheck_flush_interval (250 ms)
+  Sync();
+  EXPECT_EQ(Count(kHealthchecks), 2);
+  // Same table and columns as one row per heartbeat, in arrival order; the report stored is the
+  // body exactly as the site signed it.
+  auto rows = store_->Query("SELECT site_id, passed, report FROM healthchecks ORDER BY id");
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(*(*rows)[0].GetText("site_id"), "site-a");
+  EXPECT_EQ(*(*rows)[0].GetInt("passed"), 0);
+  EXPECT_EQ(*(*rows)[1].GetInt("passed"), 1);
+  EXPECT_EQ(*(*rows)[1].GetText("report"), kHealthy);
+  // Stop() writes what is pending.
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  server_->Stop();
+  EXPECT_EQ(Count(kHealthchecks), 3);
+}
+
+// PROV_022 decides on committed rows, and an activation right after a passing heartbeat (before
+// the batch timer fires) still sees it: the activation hands the pending batch to the store.
+TEST_F(FleetServerTest, ActivationRightAfterAPassingHeartbeatSeesIt) {
+  Start();
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kUnhealthy)).status, 200);
+  clock_.Advance(std::chrono::milliseconds(250));
+  Sync();
+  ASSERT_EQ(Count(kHealthchecks), 1);
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  EXPECT_EQ(Count(kHealthchecks), 1);  // still pending
+  auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  ASSERT_EQ(lic.status, 200) << lic.body;
+  const int64_t hc_id = Count("SELECT MAX(id) AS n FROM healthchecks WHERE passed = 1");
+  EXPECT_EQ(Count(kHealthchecks), 2);
+  EXPECT_EQ(json::parse(lic.body)["healthcheck_id"].get<int64_t>(), hc_id);
+
+  // And the other way round: a failing heartbeat right after a passing one refuses the licence.
+  Register("site-b");
+  ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kUnhealthy)).status, 200);
+  lic = Post("site-b", "/v1/sites/site-b/license/activate", "");
+  EXPECT_EQ(lic.status, 409) << lic.body;
+  EXPECT_NE(Message(lic).find("failed"), std::string::npos);
+}
+
+TEST_F(FleetServerTest, HealthcheckBatchMaxTriggersAnEarlyFlush) {
+  Start(false, [](FleetServerOptions& o) { o.healthcheck_batch_max = 3; });
+  Register("site-a");
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  }
+  Sync();
+  EXPECT_EQ(Count(kHealthchecks), 0);
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  Sync();  // no clock advance: the third row filled the batch
+  EXPECT_EQ(Count(kHealthchecks), 3);
+}
+
+TEST_F(FleetServerTest, HealthcheckStoreFailuresAreCountedAndRefusalsAnswered) {
+  Start();
+  Register("site-a");
+  // A commit that fails after the heartbeat was acknowledged is counted, per row.
+  ASSERT_TRUE(store_->Write([](store::Txn& txn) {
+    return txn.Exec(
+        "CREATE TRIGGER fail_healthchecks BEFORE INSERT ON healthchecks BEGIN SELECT "
+        "RAISE(ABORT, 'injected failure'); END");
+  }));
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  EXPECT_EQ(CounterValue("vigie_healthcheck_store_failures_total"), 0);
+  clock_.Advance(std::chrono::milliseconds(250));
+  Sync();
+  EXPECT_EQ(CounterValue("vigie_healthcheck_store_failures_total"), 2);
+  EXPECT_EQ(Count(kHealthchecks), 0);
+  ASSERT_TRUE(
+      store_->Write([](store::Txn& txn) { return txn.Exec("DROP TRIGGER fail_healthchecks"); }));
+
+  // A store that refuses the batch (closed): the heartbeats that follow are answered with its
+  // error and counted as store_unavailable; the rows acknowledged before are counted as lost.
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(store_->Close());
+  clock_.Advance(std::chrono::milliseconds(250));
+  auto r = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy));
+  EXPECT_GE(r.status, 400) << r.body;
+  EXPECT_EQ(CounterValue("vigie_heartbeats_rejected_total{reason=\"store_unavailable\"}"), 1);
+  server_->Stop();
+  EXPECT_EQ(CounterValue("vigie_healthcheck_store_failures_total"), 3);
 }
 
 TEST_F(FleetServerTest, OverTlsAndMetricsPassPromtool) {

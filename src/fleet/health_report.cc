@@ -103,7 +103,6 @@ Result<HealthReport> ParseHealthReport(std::string_view body) {
     VIGIE_ASSIGN_OR_RETURN(out.metrics, ParseMetricsReport(*metrics));
   }
   out.passed = out.failing.empty();
-  out.canonical_json = j.dump();
   return out;
 }
 

@@ -44,8 +44,9 @@ struct HealthReport {
   std::vector<std::string> failing;
   // "metrics" when the heartbeat carried it.
   std::optional<MetricsReport> metrics;
-  // The report re-serialised compactly (what is stored as evidence).
-  std::string canonical_json;
+  // The report is not re-serialised: the fleet manager stores the body exactly as received and
+  // signed by the site (valid JSON once this parse succeeded), the evidence the compliance rules
+  // read back.
 };
 
 // Errors: kInvalidArgument "malformed JSON at byte N: ..." for unparsable input, or naming the
