@@ -9,15 +9,32 @@
 # signed heartbeats, keep-alive TLS, no pipelining) against vigie and against nginx, alternately,
 # and prints a table. Also runs the tracker memory bench (bench/liveness_memory_bench.cc).
 #
+# Server CPU per request: for every run the script also measures the CPU time the server spent
+# (utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks of `getconf CLK_TCK`;
+# for a process they cover all its threads, the exited ones included): the `vigie server`
+# process, or the nginx master plus its workers (summed). The generator counts only the
+# responses completed inside its measured window (launch + warm-up .. + duration), so the CPU is
+# sampled at those two instants, not around the whole generator run: the script launches the
+# generator in the background, sleeps until launch + warm-up, samples, sleeps until launch +
+# warm-up + duration, samples again, then waits for the generator's JSON. server_us_per_req =
+# CPU delta / requests of the window. The generator's own clock starts a few milliseconds after
+# its launch (exec, reading the sites file), so the CPU window leads the counting window by that
+# much: an error well under 1% for windows of seconds. Tick granularity (1/CLK_TCK per thread
+# and sample) is negligible too. This per-request CPU is far steadier on a shared machine than
+# requests/s: compare it first. Each run's JSON line gets server_cpu_s and server_us_per_req.
+#
 # Usage: bench/heartbeat_bench.sh [--sites 10000] [--duration 20] [--warmup 5]
 #                                 [--conns "16 64 256"] [--threads 1] [--build-dir DIR]
-#                                 [--perf] [--keep] [--no-build]
+#                                 [--perf] [--keep] [--no-build] [--vigie-only]
 #   --perf   records `perf record -g` of the vigie server during the first vigie run
 #            (perf.data left in the work directory, which is then kept).
 #   --keep   keeps the work directory (data dir, logs, results.jsonl).
 #   --no-build  uses the binaries already in the build directory.
-# Needs: nginx (Debian: nginx-light), jq, ninja, cmake. Traffic stays on 127.0.0.1.
+#   --vigie-only  does not start nor load nginx (its columns then show "-").
+# Needs: nginx (Debian: nginx-light; not with --vigie-only), jq, ninja, cmake. Traffic stays on
+# 127.0.0.1.
 set -euo pipefail
+export LC_NUMERIC=C  # $EPOCHREALTIME and awk print a decimal point
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$ROOT/build/bench"
@@ -29,6 +46,7 @@ THREADS=1
 PERF=0
 KEEP=0
 BUILD_FIRST=1
+VIGIE_ONLY=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sites) SITES=$2; shift 2 ;;
@@ -40,10 +58,13 @@ while [[ $# -gt 0 ]]; do
     --perf) PERF=1; KEEP=1; shift ;;
     --keep) KEEP=1; shift ;;
     --no-build) BUILD_FIRST=0; shift ;;
+    --vigie-only) VIGIE_ONLY=1; shift ;;
     *) echo "heartbeat_bench.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
-for tool in nginx jq cmake ninja; do
+TOOLS="jq cmake ninja"
+[[ $VIGIE_ONLY == 1 ]] || TOOLS="nginx $TOOLS"
+for tool in $TOOLS; do
   if ! command -v "$tool" >/dev/null; then
     echo "heartbeat_bench.sh: $tool not found (Debian: apt-get install nginx-light jq cmake ninja-build)" >&2
     exit 2
@@ -57,8 +78,10 @@ fi
 
 WORK=$(mktemp -d /tmp/vigie-heartbeat-bench.XXXXXX)
 VIGIE_PID=""
+LOAD_PID=""
 NGINX_STARTED=0
 cleanup() {
+  if [[ -n "$LOAD_PID" ]]; then kill -TERM "$LOAD_PID" 2>/dev/null || true; fi
   if [[ -n "$VIGIE_PID" ]]; then kill -TERM "$VIGIE_PID" 2>/dev/null || true; wait "$VIGIE_PID" 2>/dev/null || true; fi
   if [[ $NGINX_STARTED == 1 && -f "$WORK/nginx/nginx.pid" ]]; then
     kill -QUIT "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
@@ -100,6 +123,10 @@ echo "== vigie server on 127.0.0.1:$VPORT"
 VIGIE_PID=$!
 wait_port "$VPORT" "vigie server"
 
+TARGETS="vigie nginx"
+if [[ $VIGIE_ONLY == 1 ]]; then
+  TARGETS="vigie"
+else
 echo "== nginx on 127.0.0.1:$NPORT"
 mkdir -p "$WORK/nginx"
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -128,6 +155,35 @@ EOF
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
 NGINX_STARTED=1
 wait_port "$NPORT" "nginx"
+fi
+
+CLK_TCK=$(getconf CLK_TCK)
+# Sum of utime + stime (clock ticks) of the given processes, all threads; -1 if one is gone.
+cpu_ticks() {
+  local total=0 pid stat
+  local -a f
+  for pid in "$@"; do
+    if ! read -r stat <"/proc/$pid/stat" 2>/dev/null; then echo -1; return; fi
+    read -ra f <<<"${stat##*) }"  # fields 3.. (the command name may hold spaces)
+    total=$((total + f[11] + f[12]))  # fields 14 (utime) and 15 (stime)
+  done
+  echo "$total"
+}
+# The server's processes for a target: vigie's one process; nginx's master and workers.
+server_pids() {
+  if [[ $1 == vigie ]]; then
+    echo "$VIGIE_PID"
+  else
+    local master
+    master=$(cat "$WORK/nginx/nginx.pid")
+    echo "$master" $(pgrep -P "$master")
+  fi
+}
+sleep_until() {  # an $EPOCHREALTIME instant
+  local d
+  d=$(awk -v t="$1" -v n="$EPOCHREALTIME" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }')
+  sleep "$d"
+}
 
 LOAD="$BUILD/bench/vigie_heartbeat_load"
 echo "== registering $SITES sites (POST /v1/sites/{id}/register)"
@@ -137,19 +193,45 @@ echo "== registering $SITES sites (POST /v1/sites/{id}/register)"
 RESULTS="$WORK/results.jsonl"
 first=1
 for c in $CONNS; do
-  for target in vigie nginx; do
+  for target in $TARGETS; do
     port=$VPORT; [[ $target == nginx ]] && port=$NPORT
     load=$(cut -d' ' -f1-3 /proc/loadavg)
+    # shellcheck disable=SC2207
+    pids=($(server_pids "$target"))
     if [[ $target == vigie && $PERF == 1 && $first == 1 ]]; then
       perf record -g -F 499 -p "$VIGIE_PID" -o "$WORK/perf.data" -- sleep "$((WARMUP + DURATION))" \
         >/dev/null 2>&1 &
       PERF_PID=$!
       first=0
     fi
+    launched=$EPOCHREALTIME
     "$LOAD" --port "$port" --sites-file "$SITES_FILE" --connections "$c" --threads "$THREADS" \
       --duration "$DURATION" --warmup "$WARMUP" --label "$target" --ca "$DATA/fleet/tls.crt" \
-      | jq -c --arg load "$load" '. + {loadavg: $load}' | tee -a "$RESULTS" || true
+      >"$WORK/run.json" &
+    LOAD_PID=$!
+    sleep_until "$(awk -v l="$launched" -v w="$WARMUP" 'BEGIN { printf "%.6f", l + w }')"
+    cpu0=$(cpu_ticks "${pids[@]}")
+    sleep_until "$(awk -v l="$launched" -v w="$WARMUP" -v d="$DURATION" \
+      'BEGIN { printf "%.6f", l + w + d }')"
+    cpu1=$(cpu_ticks "${pids[@]}")
+    wait "$LOAD_PID" || true
+    LOAD_PID=""
     if [[ -n "${PERF_PID:-}" ]]; then wait "$PERF_PID" || true; PERF_PID=""; fi
+    ticks=-1
+    if [[ $cpu0 -ge 0 && $cpu1 -ge 0 ]]; then ticks=$((cpu1 - cpu0)); fi
+    line=$(jq -c --arg load "$load" --argjson ticks "$ticks" --argjson hz "$CLK_TCK" '
+      . + {loadavg: $load,
+           server_cpu_s: (if $ticks >= 0 then ($ticks / $hz * 100 | round / 100) else null end),
+           server_us_per_req: (if $ticks >= 0 and .requests > 0
+                               then ($ticks / $hz * 1e6 / .requests * 10 | round / 10)
+                               else null end)}' "$WORK/run.json" || true)
+    if [[ -z "$line" ]]; then
+      echo "heartbeat_bench.sh: the $target run at $c connections printed no result" >&2
+      continue
+    fi
+    echo "$line" | tee -a "$RESULTS"
+    jq -r '"   \(.label): server CPU \(.server_cpu_s) s in the \(.duration_s) s window, " +
+      "\(.requests) requests: \(.server_us_per_req) us/request"' <<<"$line"
   done
 done
 
@@ -159,15 +241,26 @@ echo "== tracker memory (1,000,000 sites)"
 
 echo
 echo "Heartbeats/s, $SITES sites, ${DURATION}s after ${WARMUP}s warm-up, $(nproc) cores, loadavg at start of each pair"
-printf '%-6s %-8s %10s %8s %8s %10s %8s %8s %7s  %s\n' conns target vigie/s p50_us p99_us nginx/s p50_us p99_us ratio loadavg
+echo "us/req: server CPU (utime+stime) per request in the measured window; cpu_ratio = vigie/nginx"
+printf '%-6s %-8s %10s %8s %8s %10s %8s %8s %7s %12s %12s %9s  %s\n' conns target vigie/s p50_us \
+  p99_us nginx/s p50_us p99_us ratio "vigie us/req" "nginx us/req" cpu_ratio loadavg
 for c in $CONNS; do
+  # Missing runs (--vigie-only, a generator that printed nothing) show "-".
   jq -rs --argjson c "$c" '
+    def cell: if . == null then "-" else tostring end;
     (map(select(.mode == "heartbeat" and .connections == $c and .label == "vigie")) | last) as $v |
     (map(select(.mode == "heartbeat" and .connections == $c and .label == "nginx")) | last) as $n |
-    [$c, "", $v.rate, $v.p50_us, $v.p99_us, $n.rate, $n.p50_us, $n.p99_us,
-     (if $n.rate > 0 then ($v.rate / $n.rate * 100 | round / 100) else 0 end), $v.loadavg,
-     $v.errors, $n.errors] | @tsv' "$RESULTS" |
-    awk -F'\t' '{printf "%-6s %-8s %10d %8d %8d %10d %8d %8d %7.2f  %s  (errors: vigie %s, nginx %s)\n",
-                 $1, "", $3, $4, $5, $6, $7, $8, $9, $10, $11, $12}'
+    [$c, "", ($v.rate | cell), ($v.p50_us | cell), ($v.p99_us | cell), ($n.rate | cell),
+     ($n.p50_us | cell), ($n.p99_us | cell),
+     (if ($n.rate // 0) > 0 and $v.rate != null
+      then ($v.rate / $n.rate * 100 | round / 100 | cell) else "-" end),
+     ($v.server_us_per_req | cell), ($n.server_us_per_req | cell),
+     (if ($n.server_us_per_req // 0) > 0 and $v.server_us_per_req != null
+      then ($v.server_us_per_req / $n.server_us_per_req * 100 | round / 100 | cell)
+      else "-" end),
+     ($v.loadavg | cell), ($v.errors | cell), ($n.errors | cell)] | @tsv' "$RESULTS" |
+    awk -F'\t' '{printf "%-6s %-8s %10s %8s %8s %10s %8s %8s %7s %12s %12s %9s  %s  (errors: vigie %s, nginx %s)\n",
+                 $1, "", $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15}'
 done
-echo "Targets: vigie >= 0.60 x nginx; >= 17000 heartbeats/s; tracker <= 512 bytes/site."
+echo "Targets: vigie >= 0.60 x nginx; >= 17000 heartbeats/s; tracker <= 512 bytes/site;"
+echo "         vigie server CPU <= ~35 us per heartbeat."
