@@ -491,6 +491,32 @@ TEST_F(FleetServerTest, HealthcheckBatchMaxTriggersAnEarlyFlush) {
   EXPECT_EQ(Count(kHealthchecks), 3);
 }
 
+// Pruning (every 16th row id prunes that row's site): a site keeps its newest
+// healthchecks_kept_per_site rows plus every row a licence relied on; other sites are untouched.
+TEST_F(FleetServerTest, PruningKeepsTheNewestRowsAndTheLicencedOne) {
+  Start(false, [](FleetServerOptions& o) { o.healthchecks_kept_per_site = 5; });
+  Register("site-a");
+  Register("site-b");
+  ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");  // hands both rows over
+  ASSERT_EQ(lic.status, 200) << lic.body;
+  const int64_t licenced = json::parse(lic.body)["healthcheck_id"].get<int64_t>();
+  ASSERT_EQ(licenced, 2);
+  for (int i = 0; i < 38; ++i) {  // ids 3..40: site-a is pruned when ids 16 and 32 are written
+    ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  }
+  ASSERT_TRUE(server_->FlushNow());
+  auto rows = store_->Query("SELECT id FROM healthchecks WHERE site_id = 'site-a' ORDER BY id");
+  ASSERT_TRUE(rows);
+  std::vector<int64_t> ids;
+  for (const auto& r : *rows) ids.push_back(*r.GetInt("id"));
+  std::vector<int64_t> want = {2};  // the licence's row, then the 5 newest at id 32, then 33..40
+  for (int64_t id = 28; id <= 40; ++id) want.push_back(id);
+  EXPECT_EQ(ids, want);
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM healthchecks WHERE site_id = 'site-b'"), 1);
+}
+
 TEST_F(FleetServerTest, HealthcheckStoreFailuresAreCountedAndRefusalsAnswered) {
   Start();
   Register("site-a");
