@@ -23,7 +23,11 @@
 # and sample) is negligible too. This per-request CPU is far steadier on a shared machine than
 # requests/s: compare it first. Each run's JSON line gets server_cpu_s and server_us_per_req.
 #
-# Usage: bench/heartbeat_bench.sh [--sites 10000] [--duration 20] [--warmup 5]
+# Steady state: by default every site starts with 100 healthchecks (--history, the default
+# healthchecks_kept_per_site), so each heartbeat's row also prunes an old one, as in a fleet that
+# has been running for a while; --history 0 measures a fresh fleet, which never prunes.
+#
+# Usage: bench/heartbeat_bench.sh [--sites 10000] [--history 100] [--duration 20] [--warmup 5]
 #                                 [--conns "16 64 256"] [--threads 1] [--build-dir DIR]
 #                                 [--perf] [--keep] [--no-build] [--vigie-only]
 #   --perf   records `perf record -g` of the vigie server during the first vigie run
@@ -39,6 +43,7 @@ export LC_NUMERIC=C  # $EPOCHREALTIME and awk print a decimal point
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$ROOT/build/bench"
 SITES=10000
+HISTORY=100
 DURATION=20
 WARMUP=5
 CONNS="16 64 256"
@@ -50,6 +55,7 @@ VIGIE_ONLY=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sites) SITES=$2; shift 2 ;;
+    --history) HISTORY=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --conns) CONNS=$2; shift 2 ;;
@@ -114,9 +120,9 @@ while [[ $NPORT == "$VPORT" ]]; do NPORT=$(free_port); done
 DATA="$WORK/data"
 SITES_FILE="$WORK/sites.txt"
 
-echo "== setup: $SITES sites in $DATA"
+echo "== setup: $SITES sites with $HISTORY healthchecks each in $DATA"
 "$BUILD/bench/vigie_heartbeat_setup" --data-dir "$DATA" --sites "$SITES" --port "$VPORT" \
-  --sites-file "$SITES_FILE" 2>"$WORK/setup.log"
+  --sites-file "$SITES_FILE" --history "$HISTORY" 2>"$WORK/setup.log"
 
 echo "== vigie server on 127.0.0.1:$VPORT"
 "$BUILD/src/cli/vigie" server --config "$DATA/vigie.toml" >"$WORK/vigie.out" 2>"$WORK/vigie.log" &

@@ -56,6 +56,7 @@
 #include "base/env.h"
 #include "base/secret.h"
 #include "fleet/site_auth.h"
+#include "heartbeat_report.h"
 
 namespace {
 
@@ -157,13 +158,7 @@ std::vector<Site> LoadSites(const std::string& path, int max_sites) {
   return sites;
 }
 
-// A healthcheck report as agent::HealthReportJson writes it for a healthy host.
-const char* kReport =
-    R"({"agent_version":"0.1.0","cpu":{"load_average":[0.42,0.37,0.31],"ok":true,)"
-    R"("used_percent":7.5},"disk":{"ok":true,"paths":[{"path":"/","used_percent":41.2},)"
-    R"({"path":"/var/lib/vigie","used_percent":12.8}]},"memory":{"ok":true,)"
-    R"("used_percent":38.4},"services":{"vault-agent":{"ok":true},"vigie-agent":{"ok":true},)"
-    R"("nginx":{"ok":true}}})";
+const char* kReport = vigie::bench::kHealthyReport;
 
 struct Shared {
   const Args* args = nullptr;

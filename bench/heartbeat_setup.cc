@@ -9,6 +9,10 @@
 //     enrollment key; the file itself is not written), the `sites` and `packages` rows the
 //     provisioner's Record step writes, and the agent secret in the secrets backend under
 //     backend::AgentApiSecretName(site) with the provisioner's tags and request token;
+//   - with --history H: H healthcheck rows per site (the benchmark's report, one a minute up
+//     to now), so that the fleet manager runs in its steady state, where each new row of a site
+//     that holds healthchecks_kept_per_site rows (default 100) comes with the pruning of an old
+//     one; without it, the first heartbeats of a fresh fleet never prune;
 //   - writes a config file (data_dir and server.listen_address) for `vigie server --config`;
 //   - writes <sites-file> (mode 0600) with one line per site:
 //       <site> <package_id> <enrollment_key_fingerprint> <hex(agent_api_secret)>
@@ -19,7 +23,7 @@
 // created 0600; use a throwaway data directory.
 //
 // Usage: vigie_heartbeat_setup --data-dir DIR --sites N --port P --sites-file FILE
-//                              [--config-out FILE]
+//                              [--config-out FILE] [--history H]
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -44,6 +48,7 @@
 #include "crypto/seal.h"
 #include "package/enrollment_key.h"
 #include "package/package.h"
+#include "heartbeat_report.h"
 
 namespace {
 
@@ -55,12 +60,13 @@ struct Args {
   std::string config_out;
   int sites = 10000;
   int port = 0;
+  int history = 0;
 };
 
 [[noreturn]] void Usage(const char* msg) {
   std::fprintf(stderr,
                "vigie_heartbeat_setup: %s\nusage: vigie_heartbeat_setup --data-dir DIR --sites N "
-               "--port P --sites-file FILE [--config-out FILE]\n",
+               "--port P --sites-file FILE [--config-out FILE] [--history H]\n",
                msg);
   std::exit(2);
 }
@@ -79,6 +85,8 @@ Args ParseArgs(int argc, char** argv) {
       a.port = std::atoi(v.c_str());
     } else if (k == "--sites-file") {
       a.sites_file = v;
+    } else if (k == "--history") {
+      a.history = std::atoi(v.c_str());
     } else if (k == "--config-out") {
       a.config_out = v;
     } else {
@@ -89,6 +97,7 @@ Args ParseArgs(int argc, char** argv) {
   if (a.sites_file.empty()) Usage("--sites-file is required");
   if (a.sites < 1 || a.sites > 10'000'000) Usage("--sites must be in 1..10000000");
   if (a.port < 1 || a.port > 65535) Usage("--port must be in 1..65535");
+  if (a.history < 0 || a.history > 10000) Usage("--history must be in 0..10000");
   if (a.config_out.empty()) a.config_out = a.data_dir + "/vigie.toml";
   return a;
 }
@@ -180,6 +189,12 @@ int main(int argc, char** argv) {
         VIGIE_RETURN_IF_ERROR(t.Exec(
             "INSERT INTO sites(id, region, state, created_at, updated_at) VALUES(?, ?, ?, ?, ?)",
             {r.site, std::string("eu-west-3"), std::string("provisioned"), now, now}));
+        for (int h = args.history; h > 0; --h) {
+          VIGIE_RETURN_IF_ERROR(
+              t.Exec("INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, "
+                     "?, 1, ?)",
+                     {r.site, now - int64_t{60} * h, std::string(bench::kHealthyReport)}));
+        }
         VIGIE_RETURN_IF_ERROR(t.Exec(
             "INSERT INTO packages(package_id, site_id, path, file_sha256, signed_bytes, "
             "signature, fleet_key, enrollment_key, enrollment_key_fingerprint, created_at, "
@@ -225,7 +240,8 @@ int main(int argc, char** argv) {
   if (std::fclose(out) != 0) return Fail(Error{ErrorCode::kIo, "cannot write " + args.sites_file});
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("{\"sites\": %d, \"seconds\": %.1f, \"config\": \"%s\", \"sites_file\": \"%s\"}\n",
-              args.sites, secs, args.config_out.c_str(), args.sites_file.c_str());
+  std::printf("{\"sites\": %d, \"history\": %d, \"seconds\": %.1f, \"config\": \"%s\", "
+              "\"sites_file\": \"%s\"}\n",
+              args.sites, args.history, secs, args.config_out.c_str(), args.sites_file.c_str());
   return 0;
 }
