@@ -2,9 +2,13 @@
 
 #include <sodium.h>
 
+#include <boost/unordered/unordered_flat_set.hpp>
+
 #include <charconv>
-#include <cstring>
+#include <deque>
 #include <cstdlib>
+#include <cstring>
+#include <utility>
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
@@ -21,16 +25,65 @@ bool IsLowerHex(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view kCanonicalPrefix = "vigie-v1\n";
+constexpr size_t kHexSha256 = 2 * crypto::kSha256Size;
+
+void WriteHex(std::span<const uint8_t> bytes, char* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (uint8_t b : bytes) {
+    *out++ = kDigits[b >> 4];
+    *out++ = kDigits[b & 0xf];
+  }
+}
+
+size_t CanonicalSize(std::string_view method, std::string_view path, std::string_view site,
+                     std::string_view timestamp, std::string_view nonce) {
+  return kCanonicalPrefix.size() + method.size() + path.size() + site.size() + timestamp.size() +
+         nonce.size() + 5 + kHexSha256;
+}
+
+// Writes CanonicalSiteRequest(...) into `out`, which has room for CanonicalSize(...) bytes.
+void WriteCanonical(std::string_view method, std::string_view path, std::string_view site,
+                    std::string_view timestamp, std::string_view nonce, std::string_view body,
+                    char* out) {
+  for (std::string_view part :
+       {kCanonicalPrefix, method, std::string_view("\n"), path, std::string_view("\n"), site,
+        std::string_view("\n"), timestamp, std::string_view("\n"), nonce, std::string_view("\n")}) {
+    std::memcpy(out, part.data(), part.size());
+    out += part.size();
+  }
+  WriteHex(crypto::Sha256(AsBytes(body)), out);
+}
+
+// HMAC-SHA256(secret, canonical), the canonical string built on the stack when it fits (a
+// heartbeat's is ~190 bytes): no allocation per request. The canonical string is not secret.
+crypto::Sha256Digest SiteMac(const SecretBytes& secret, std::string_view method,
+                             std::string_view path, std::string_view site,
+                             std::string_view timestamp, std::string_view nonce,
+                             std::string_view body) {
+  const size_t n = CanonicalSize(method, path, site, timestamp, nonce);
+  char small[512];
+  std::string large;
+  char* buf = small;
+  if (n > sizeof small) {
+    large.resize(n);
+    buf = large.data();
+  }
+  WriteCanonical(method, path, site, timestamp, nonce, body, buf);
+  return crypto::HmacSha256(secret, AsBytes(std::string_view(buf, n)));
+}
+
+int HexNibble(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }  // REQUIRES: IsLowerHex
+
+}  // namespace
+
 std::string CanonicalSiteRequest(std::string_view method, std::string_view path,
                                  std::string_view site, std::string_view timestamp,
                                  std::string_view nonce, std::string_view body) {
-  std::string out = "vigie-v1\n";
-  out.append(method).append("\n");
-  out.append(path).append("\n");
-  out.append(site).append("\n");
-  out.append(timestamp).append("\n");
-  out.append(nonce).append("\n");
-  out.append(HexEncode(crypto::Sha256(AsBytes(body))));
+  std::string out(CanonicalSize(method, path, site, timestamp, nonce), '\0');
+  WriteCanonical(method, path, site, timestamp, nonce, body, out.data());
   return out;
 }
 
@@ -38,8 +91,10 @@ std::string ComputeSiteSignature(const SecretBytes& secret, std::string_view met
                                  std::string_view path, std::string_view site,
                                  std::string_view timestamp, std::string_view nonce,
                                  std::string_view body) {
-  std::string canonical = CanonicalSiteRequest(method, path, site, timestamp, nonce, body);
-  return HexEncode(crypto::HmacSha256(secret, AsBytes(canonical)));
+  crypto::Sha256Digest mac = SiteMac(secret, method, path, site, timestamp, nonce, body);
+  std::string hex(kHexSha256, '\0');
+  WriteHex(mac, hex.data());
+  return hex;
 }
 
 http::Headers SignSiteRequest(std::string_view site, const SecretBytes& secret,
@@ -56,32 +111,76 @@ http::Headers SignSiteRequest(std::string_view site, const SecretBytes& secret,
           {std::string(kSignatureHeader), signature}};
 }
 
-ReplayGuard::ReplayGuard(std::chrono::seconds window) : window_(window) {
+namespace {
+
+// SipHash-x24(hash_key, site + '\n' + nonce).
+struct GuardKey {
+  uint64_t hi = 0, lo = 0;
+  bool operator==(const GuardKey& o) const { return hi == o.hi && lo == o.lo; }
+};
+struct GuardKeyHash {
+  using is_avalanching = std::true_type;  // SipHash output: Boost need not mix it again
+  size_t operator()(const GuardKey& k) const noexcept { return static_cast<size_t>(k.lo); }
+};
+struct Seen {
+  int64_t expires_at;  // unix seconds after which the entry can be forgotten
+  GuardKey key;
+};
+
+}  // namespace
+
+struct ReplayGuard::Table {
+  boost::unordered_flat_set<GuardKey, GuardKeyHash> keys;
+  std::deque<Seen> order;  // arrival order; expires_at non-decreasing-ish
+
+  GuardKey KeyOf(const std::array<uint8_t, 16>& hash_key, std::string_view site,
+                 std::string_view nonce) const {
+    // site and nonce are hashed with a separator: a site id never contains '\n' (it is checked
+    // against the route's {id}) and the nonce is hex, so distinct pairs give distinct inputs.
+    uint8_t out[crypto_shorthash_siphashx24_BYTES];
+    const size_t n = site.size() + 1 + nonce.size();
+    char small[128];
+    std::string large;
+    char* input = small;
+    if (n > sizeof small) {
+      large.resize(n);
+      input = large.data();
+    }
+    std::memcpy(input, site.data(), site.size());
+    input[site.size()] = '\n';
+    std::memcpy(input + site.size() + 1, nonce.data(), nonce.size());
+    crypto_shorthash_siphashx24(out, reinterpret_cast<const unsigned char*>(input), n,
+                                hash_key.data());
+    GuardKey k;
+    std::memcpy(&k.hi, out, 8);
+    std::memcpy(&k.lo, out + 8, 8);
+    return k;
+  }
+
+  void Evict(int64_t now_s) {
+    // Entries arrive roughly in expiry order (timestamps are within +-window of arrival); an
+    // entry expiring later than its successors only delays their eviction, never correctness
+    // (an entry is kept at least until its own expiry).
+    size_t evicted = 0;
+    while (!order.empty() && order.front().expires_at < now_s) {
+      keys.erase(order.front().key);
+      order.pop_front();
+      ++evicted;
+    }
+    // Give memory back after a peak: shrink while less than an eighth of the set is in use.
+    if (evicted > 0 && keys.bucket_count() > 1024 && keys.size() * 8 < keys.bucket_count()) {
+      keys.rehash(0);
+      order.shrink_to_fit();
+    }
+  }
+};
+
+ReplayGuard::ReplayGuard(std::chrono::seconds window)
+    : window_(window), table_(std::make_unique<Table>()) {
   randombytes_buf(hash_key_.data(), hash_key_.size());
 }
 
-ReplayGuard::Key ReplayGuard::KeyOf(std::string_view site, std::string_view nonce) const {
-  // site and nonce are hashed with a separator: a site id never contains '\n' (it is checked
-  // against the route's {id}) and the nonce is hex, so distinct pairs give distinct inputs.
-  uint8_t out[crypto_shorthash_siphashx24_BYTES];
-  const size_t n = site.size() + 1 + nonce.size();
-  char small[128];
-  std::string large;
-  char* input = small;
-  if (n > sizeof small) {
-    large.resize(n);
-    input = large.data();
-  }
-  std::memcpy(input, site.data(), site.size());
-  input[site.size()] = '\n';
-  std::memcpy(input + site.size() + 1, nonce.data(), nonce.size());
-  crypto_shorthash_siphashx24(out, reinterpret_cast<const unsigned char*>(input), n,
-                              hash_key_.data());
-  Key k;
-  std::memcpy(&k.hi, out, 8);
-  std::memcpy(&k.lo, out + 8, 8);
-  return k;
-}
+ReplayGuard::~ReplayGuard() = default;
 
 Status ReplayGuard::CheckAndRecord(std::string_view site, std::string_view nonce, int64_t timestamp,
                                    WallTime now) {
@@ -94,33 +193,22 @@ Status ReplayGuard::CheckAndRecord(std::string_view site, std::string_view nonce
                          " s from the server's clock (allowed +-" + std::to_string(window) +
                          " s); fix the agent's clock (NTP) and retry");
   }
-  const Key key = KeyOf(site, nonce);
+  const GuardKey key = table_->KeyOf(hash_key_, site, nonce);
   std::lock_guard lock(mu_);
-  EvictLocked(now_s);
-  if (keys_.count(key) != 0) {
+  table_->Evict(now_s);
+  if (!table_->keys.insert(key).second) {
     return MakeError(ErrorCode::kUnauthenticated,
                      "replayed request: nonce already used by site " + std::string(site) +
                          " within the replay window; sign every request with a fresh nonce");
   }
   // The entry must live until the timestamp itself falls out of the window.
-  order_.push_back(Seen{timestamp + window, key});
-  keys_.insert(key);
+  table_->order.push_back(Seen{timestamp + window, key});
   return OkStatus();
-}
-
-void ReplayGuard::EvictLocked(int64_t now_s) {
-  // Entries arrive roughly in expiry order (timestamps are within +-window of arrival); an
-  // entry expiring later than its successors only delays their eviction, never correctness
-  // (an entry is kept at least until its own expiry).
-  while (!order_.empty() && order_.front().expires_at < now_s) {
-    keys_.erase(order_.front().key);
-    order_.pop_front();
-  }
 }
 
 size_t ReplayGuard::size() const {
   std::lock_guard lock(mu_);
-  return keys_.size();
+  return table_->keys.size();
 }
 
 Status VerifySiteRequest(const SiteRequestView& r, const SecretBytes& secret, ReplayGuard& guard,
@@ -154,9 +242,16 @@ Status VerifySiteRequest(const SiteRequestView& r, const SecretBytes& secret, Re
     return MakeError(ErrorCode::kUnauthenticated,
                      "no credential known for site " + std::string(r.header_site));
   }
-  std::string expected =
-      ComputeSiteSignature(secret, r.method, r.path, r.header_site, r.timestamp, r.nonce, r.body);
-  if (sodium_memcmp(expected.data(), r.signature.data(), expected.size()) != 0) {
+  // The presented signature is decoded (it is public) and compared in constant time with the
+  // expected MAC's bytes: no hex string of the expected MAC is ever built.
+  uint8_t presented[crypto::kSha256Size];
+  for (size_t i = 0; i < sizeof presented; ++i) {
+    presented[i] = static_cast<uint8_t>(HexNibble(r.signature[2 * i]) << 4 |
+                                        HexNibble(r.signature[2 * i + 1]));
+  }
+  crypto::Sha256Digest expected =
+      SiteMac(secret, r.method, r.path, r.header_site, r.timestamp, r.nonce, r.body);
+  if (sodium_memcmp(expected.data(), presented, expected.size()) != 0) {
     WipeBytes(expected.data(), expected.size());
     return MakeError(ErrorCode::kUnauthenticated,
                      "bad signature: X-Vigie-Signature does not match the request signed with "
