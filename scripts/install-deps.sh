@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev
   libsodium-dev libssl-dev libexpected-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libcli11-dev libsqlite3-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libsqlite3-dev nlohmann-json3-dev rapidjson-dev libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libcurl4-openssl-dev libsecp256k1-dev libgpgme-dev libpq-dev libsystemd-dev
   # Test peers (started by the test harness on loopback ports).
   sqlite3 openssl gnupg prometheus prometheus-alertmanager python3-aiosmtpd

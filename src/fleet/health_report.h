@@ -16,6 +16,9 @@
 // The report passes when every "ok" is true (and, for vault, "sealed" is false). "metrics" does
 // not count in `passed` (a licence is not gated on it): the MAINT_003 check judges it from the
 // stored report.
+// Keys other than these are ignored; a key given twice counts with its last value (what a JSON
+// DOM keeps). The parse builds no DOM (a single scan; syntax errors come from nlohmann::json's
+// parser, with its byte offset and text).
 //
 // Stateless and thread-safe.
 
