@@ -283,6 +283,12 @@ TEST_F(SqliteStoreTest, OpenErrorsNameTheFile) {
   o = Options();
   o.vfs_name = "no-such-vfs";
   EXPECT_EQ(OpenSqliteStore(o).error().code, ErrorCode::kInvalidArgument);
+  o = Options();
+  o.writer_cache_kib = -1;
+  auto bad_cache = OpenSqliteStore(o);
+  ASSERT_FALSE(bad_cache);
+  EXPECT_EQ(bad_cache.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad_cache.error().message.find("writer_cache_kib"), std::string::npos);
 }
 
 TEST_F(SqliteStoreTest, FailingJobInMiddleOfBatchIsRolledBackAlone) {
