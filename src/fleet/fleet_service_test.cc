@@ -421,6 +421,8 @@ TEST_F(FleetServerTest, LastSeenFlushedAndReloadedAfterRestart) {
   EXPECT_EQ((*again)->tracker().Get("site-a")->state, SiteLiveness::kDown);
 }
 
+// The default healthcheck_flush_interval: the tests advance the FakeClock by it.
+const std::chrono::milliseconds kHcFlush = FleetServerOptions{}.healthcheck_flush_interval;
 constexpr const char* kHealthchecks = "SELECT COUNT(*) AS n FROM healthchecks";
 
 // Healthcheck rows are written in batches, one WriteAsync job per healthcheck_flush_interval.
@@ -431,10 +433,10 @@ TEST_F(FleetServerTest, HealthcheckRowIsCommittedAfterTheFlushInterval) {
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   Sync();
   EXPECT_EQ(Count(kHealthchecks), 0);  // pending: the timer has not fired
-  clock_.Advance(std::chrono::milliseconds(249));
+  clock_.Advance(kHcFlush - std::chrono::milliseconds(1));
   Sync();
   EXPECT_EQ(Count(kHealthchecks), 0);
-  clock_.Advance(std::chrono::milliseconds(1));  // one healthcheck_flush_interval (250 ms)
+  clock_.Advance(std::chrono::milliseconds(1));  // one healthcheck_flush_interval
   Sync();
   EXPECT_EQ(Count(kHealthchecks), 2);
   // Same table and columns as one row per heartbeat, in arrival order; the report stored is the
@@ -458,7 +460,7 @@ TEST_F(FleetServerTest, ActivationRightAfterAPassingHeartbeatSeesIt) {
   Start();
   Register("site-a");
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kUnhealthy)).status, 200);
-  clock_.Advance(std::chrono::milliseconds(250));
+  clock_.Advance(kHcFlush);
   Sync();
   ASSERT_EQ(Count(kHealthchecks), 1);
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
@@ -529,7 +531,7 @@ TEST_F(FleetServerTest, HealthcheckStoreFailuresAreCountedAndRefusalsAnswered) {
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   EXPECT_EQ(CounterValue("vigie_healthcheck_store_failures_total"), 0);
-  clock_.Advance(std::chrono::milliseconds(250));
+  clock_.Advance(kHcFlush);
   Sync();
   EXPECT_EQ(CounterValue("vigie_healthcheck_store_failures_total"), 2);
   EXPECT_EQ(Count(kHealthchecks), 0);
@@ -540,7 +542,7 @@ TEST_F(FleetServerTest, HealthcheckStoreFailuresAreCountedAndRefusalsAnswered) {
   // error and counted as store_unavailable; the rows acknowledged before are counted as lost.
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   ASSERT_TRUE(store_->Close());
-  clock_.Advance(std::chrono::milliseconds(250));
+  clock_.Advance(kHcFlush);
   auto r = Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy));
   EXPECT_GE(r.status, 400) << r.body;
   EXPECT_EQ(CounterValue("vigie_heartbeats_rejected_total{reason=\"store_unavailable\"}"), 1);

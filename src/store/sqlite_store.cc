@@ -393,6 +393,8 @@ Result<std::unique_ptr<Conn>> OpenConn(const SqliteOptions& opts, bool read_only
     }
     // FULL: the WAL is fsynced at every commit, so an acknowledged write is durable.
     VIGIE_RETURN_IF_ERROR(conn->ExecRaw("PRAGMA synchronous=FULL"));
+    VIGIE_RETURN_IF_ERROR(
+        conn->ExecRaw(fmt::format("PRAGMA wal_autocheckpoint={}", opts.wal_autocheckpoint_pages)));
     if (opts.writer_cache_kib > 0) {
       VIGIE_RETURN_IF_ERROR(
           conn->ExecRaw(fmt::format("PRAGMA cache_size=-{}", opts.writer_cache_kib)));
@@ -732,10 +734,11 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "store path must name a database file (not empty, ':memory:' or a URI)");
   }
-  if (opts.writer_cache_kib < 0) {
+  if (opts.writer_cache_kib < 0 || opts.wal_autocheckpoint_pages < 1) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("store options: writer_cache_kib ({}) must be >= 0",
-                                 opts.writer_cache_kib));
+                     fmt::format("store options: writer_cache_kib ({}) must be >= 0 and "
+                                 "wal_autocheckpoint_pages ({}) >= 1",
+                                 opts.writer_cache_kib, opts.wal_autocheckpoint_pages));
   }
   if (opts.batch_max < 1 || opts.read_connections < 1 || opts.max_queued_writes < 1) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -289,6 +289,9 @@ TEST_F(SqliteStoreTest, OpenErrorsNameTheFile) {
   ASSERT_FALSE(bad_cache);
   EXPECT_EQ(bad_cache.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(bad_cache.error().message.find("writer_cache_kib"), std::string::npos);
+  o = Options();
+  o.wal_autocheckpoint_pages = 0;
+  EXPECT_EQ(OpenSqliteStore(o).error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(SqliteStoreTest, FailingJobInMiddleOfBatchIsRolledBackAlone) {
