@@ -57,6 +57,19 @@ void WriteCanonical(std::string_view method, std::string_view path, std::string_
   WriteHex(crypto::Sha256(AsBytes(body)), out);
 }
 
+// n bytes of scratch space: on the stack when n <= N (no allocation), else on the heap.
+template <size_t N>
+class ScratchBuffer {
+ public:
+  explicit ScratchBuffer(size_t n) : data_(n <= N ? small_ : (large_.resize(n), large_.data())) {}
+  char* data() { return data_; }
+
+ private:
+  char small_[N];
+  std::string large_;
+  char* data_;  // declared last: initialised after the two above
+};
+
 // HMAC-SHA256(secret, canonical), the canonical string built on the stack when it fits (a
 // heartbeat's is ~190 bytes): no allocation per request. The canonical string is not secret.
 crypto::Sha256Digest SiteMac(const SecretBytes& secret, std::string_view method,
@@ -64,15 +77,9 @@ crypto::Sha256Digest SiteMac(const SecretBytes& secret, std::string_view method,
                              std::string_view timestamp, std::string_view nonce,
                              std::string_view body) {
   const size_t n = CanonicalSize(method, path, site, timestamp, nonce);
-  char small[512];
-  std::string large;
-  char* buf = small;
-  if (n > sizeof small) {
-    large.resize(n);
-    buf = large.data();
-  }
-  WriteCanonical(method, path, site, timestamp, nonce, body, buf);
-  return crypto::HmacSha256(secret, AsBytes(std::string_view(buf, n)));
+  ScratchBuffer<512> buf(n);
+  WriteCanonical(method, path, site, timestamp, nonce, body, buf.data());
+  return crypto::HmacSha256(secret, AsBytes(std::string_view(buf.data(), n)));
 }
 
 int HexNibble(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }  // REQUIRES: IsLowerHex
@@ -139,13 +146,8 @@ struct ReplayGuard::Table {
     // against the route's {id}) and the nonce is hex, so distinct pairs give distinct inputs.
     uint8_t out[crypto_shorthash_siphashx24_BYTES];
     const size_t n = site.size() + 1 + nonce.size();
-    char small[128];
-    std::string large;
-    char* input = small;
-    if (n > sizeof small) {
-      large.resize(n);
-      input = large.data();
-    }
+    ScratchBuffer<128> buf(n);
+    char* input = buf.data();
     std::memcpy(input, site.data(), site.size());
     input[site.size()] = '\n';
     std::memcpy(input + site.size() + 1, nonce.data(), nonce.size());
