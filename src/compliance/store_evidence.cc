@@ -131,11 +131,8 @@ Result<VaultInitEvidence> InitFromRow(const store::Row& row) {
   VIGIE_ASSIGN_OR_RETURN(e.recovery_shares, row.GetInt("recovery_shares"));
   VIGIE_ASSIGN_OR_RETURN(e.recovery_threshold, row.GetInt("recovery_threshold"));
   VIGIE_ASSIGN_OR_RETURN(e.shares_stored, row.GetInt("shares_stored"));
-  VIGIE_ASSIGN_OR_RETURN(bool revoked_null, row.IsNull("root_revoked_at"));
-  if (!revoked_null) {
-    VIGIE_ASSIGN_OR_RETURN(int64_t revoked, row.GetInt("root_revoked_at"));
-    e.root_revoked_at = FromUnixSeconds(revoked);
-  }
+  VIGIE_ASSIGN_OR_RETURN(auto revoked, row.GetIntOrNull("root_revoked_at"));
+  if (revoked) e.root_revoked_at = FromUnixSeconds(*revoked);
   VIGIE_ASSIGN_OR_RETURN(int64_t verified, row.GetInt("root_revocation_verified"));
   e.root_revocation_verified = verified != 0;
   return e;
@@ -251,12 +248,6 @@ std::optional<std::vector<SecretEvidence>> StoreEvidence::SecretsWithPrefix(
 
 namespace {
 
-Result<std::string> TextOrEmpty(const store::Row& row, std::string_view col) {
-  VIGIE_ASSIGN_OR_RETURN(bool null, row.IsNull(col));
-  if (null) return std::string();
-  return row.GetText(col);
-}
-
 Result<std::vector<PrincipalEvidence>> ReadPrincipals(store::Store& store) {
   VIGIE_ASSIGN_OR_RETURN(auto rows,
                          store.Query("SELECT site_id, backend, name, arn, policy, access_key_id, "
@@ -297,14 +288,11 @@ Result<CredentialEvidence> CredentialFromRow(const store::Row& row) {
   } else if (const auto* t = std::get_if<std::string>(verifier)) {
     c.verifier.assign(t->begin(), t->end());
   }
-  VIGIE_ASSIGN_OR_RETURN(c.secret_ref, TextOrEmpty(row, "secret_ref"));
+  VIGIE_ASSIGN_OR_RETURN(c.secret_ref, row.GetTextOrEmpty("secret_ref"));
   VIGIE_ASSIGN_OR_RETURN(int64_t must_change, row.GetInt("must_change"));
   c.must_change = must_change != 0;
-  VIGIE_ASSIGN_OR_RETURN(bool unchanged, row.IsNull("changed_at"));
-  if (!unchanged) {
-    VIGIE_ASSIGN_OR_RETURN(int64_t changed, row.GetInt("changed_at"));
-    c.changed_at = FromUnixSeconds(changed);
-  }
+  VIGIE_ASSIGN_OR_RETURN(auto changed, row.GetIntOrNull("changed_at"));
+  if (changed) c.changed_at = FromUnixSeconds(*changed);
   return c;
 }
 
@@ -648,11 +636,8 @@ Result<AlertEvidence> AlertFromRow(const store::Row& row) {
   VIGIE_ASSIGN_OR_RETURN(a.state, row.GetText("state"));
   VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("started_at"));
   a.started_at = FromUnixSeconds(at);
-  VIGIE_ASSIGN_OR_RETURN(bool null_resolved, row.IsNull("resolved_at"));
-  if (!null_resolved) {
-    VIGIE_ASSIGN_OR_RETURN(int64_t r, row.GetInt("resolved_at"));
-    a.resolved_at = FromUnixSeconds(r);
-  }
+  VIGIE_ASSIGN_OR_RETURN(auto resolved, row.GetIntOrNull("resolved_at"));
+  if (resolved) a.resolved_at = FromUnixSeconds(*resolved);
   return a;
 }
 

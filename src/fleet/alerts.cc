@@ -309,11 +309,8 @@ Result<std::vector<Alert>> AlertManager::List(std::string_view site) const {
     VIGIE_ASSIGN_OR_RETURN(a.state, row.GetText("state"));
     VIGIE_ASSIGN_OR_RETURN(int64_t started, row.GetInt("started_at"));
     a.started_at = FromUnixSeconds(started);
-    VIGIE_ASSIGN_OR_RETURN(bool null_resolved, row.IsNull("resolved_at"));
-    if (!null_resolved) {
-      VIGIE_ASSIGN_OR_RETURN(int64_t r, row.GetInt("resolved_at"));
-      a.resolved_at = FromUnixSeconds(r);
-    }
+    VIGIE_ASSIGN_OR_RETURN(auto resolved, row.GetIntOrNull("resolved_at"));
+    if (resolved) a.resolved_at = FromUnixSeconds(*resolved);
     VIGIE_ASSIGN_OR_RETURN(a.detail, row.GetText("detail"));
     out.push_back(std::move(a));
   }

@@ -465,12 +465,7 @@ struct FleetServer::Impl {
       st.seen = true;
       VIGIE_ASSIGN_OR_RETURN(st.last_seen, row.GetInt("last_seen"));
       VIGIE_ASSIGN_OR_RETURN(st.report, row.GetText("last_report"));
-      VIGIE_ASSIGN_OR_RETURN(bool null_pass, row.IsNull("last_pass_at"));
-      st.last_pass_at.reset();
-      if (!null_pass) {
-        VIGIE_ASSIGN_OR_RETURN(int64_t p, row.GetInt("last_pass_at"));
-        st.last_pass_at = p;
-      }
+      VIGIE_ASSIGN_OR_RETURN(st.last_pass_at, row.GetIntOrNull("last_pass_at"));
     }
     for (const auto& row : regs) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));

@@ -43,12 +43,6 @@ struct StoredSite {
   std::string leftover_package;
 };
 
-Result<std::string> TextOrEmpty(const store::Row& row, std::string_view col) {
-  VIGIE_ASSIGN_OR_RETURN(bool null, row.IsNull(col));
-  if (null) return std::string();
-  return row.GetText(col);
-}
-
 Result<std::optional<StoredSite>> LoadSite(store::Store& store, const std::string& site) {
   VIGIE_ASSIGN_OR_RETURN(Rows rows,
                          store.Query("SELECT s.state, s.region, p.attempts, p.kms_key_id, "
@@ -66,14 +60,14 @@ Result<std::optional<StoredSite>> LoadSite(store::Store& store, const std::strin
   if (!no_prov) {
     VIGIE_ASSIGN_OR_RETURN(int64_t attempts, r.GetInt("attempts"));
     s.attempts = static_cast<int>(attempts);
-    VIGIE_ASSIGN_OR_RETURN(s.kms_key_id, TextOrEmpty(r, "kms_key_id"));
-    VIGIE_ASSIGN_OR_RETURN(s.kms_key_arn, TextOrEmpty(r, "kms_key_arn"));
-    VIGIE_ASSIGN_OR_RETURN(s.leftover_kms_key, TextOrEmpty(r, "leftover_kms_key"));
+    VIGIE_ASSIGN_OR_RETURN(s.kms_key_id, r.GetTextOrEmpty("kms_key_id"));
+    VIGIE_ASSIGN_OR_RETURN(s.kms_key_arn, r.GetTextOrEmpty("kms_key_arn"));
+    VIGIE_ASSIGN_OR_RETURN(s.leftover_kms_key, r.GetTextOrEmpty("leftover_kms_key"));
     VIGIE_ASSIGN_OR_RETURN(int64_t lp, r.GetInt("leftover_principal"));
     s.leftover_principal = lp != 0;
-    VIGIE_ASSIGN_OR_RETURN(s.leftover_access_key, TextOrEmpty(r, "leftover_access_key"));
-    VIGIE_ASSIGN_OR_RETURN(s.leftover_secret, TextOrEmpty(r, "leftover_secret"));
-    VIGIE_ASSIGN_OR_RETURN(s.leftover_package, TextOrEmpty(r, "leftover_package"));
+    VIGIE_ASSIGN_OR_RETURN(s.leftover_access_key, r.GetTextOrEmpty("leftover_access_key"));
+    VIGIE_ASSIGN_OR_RETURN(s.leftover_secret, r.GetTextOrEmpty("leftover_secret"));
+    VIGIE_ASSIGN_OR_RETURN(s.leftover_package, r.GetTextOrEmpty("leftover_package"));
   }
   return std::optional<StoredSite>(std::move(s));
 }
@@ -290,8 +284,8 @@ Result<ProvisionResult> Provisioner::Run::Existing() {
   VIGIE_ASSIGN_OR_RETURN(r.region, sp[0].GetText("region"));
   VIGIE_ASSIGN_OR_RETURN(int64_t attempts, sp[0].GetInt("attempts"));
   r.attempt = static_cast<int>(attempts);
-  VIGIE_ASSIGN_OR_RETURN(r.kms_key_id, TextOrEmpty(sp[0], "kms_key_id"));
-  VIGIE_ASSIGN_OR_RETURN(r.kms_key_arn, TextOrEmpty(sp[0], "kms_key_arn"));
+  VIGIE_ASSIGN_OR_RETURN(r.kms_key_id, sp[0].GetTextOrEmpty("kms_key_id"));
+  VIGIE_ASSIGN_OR_RETURN(r.kms_key_arn, sp[0].GetTextOrEmpty("kms_key_arn"));
   VIGIE_ASSIGN_OR_RETURN(r.principal_name, sp[0].GetText("name"));
   VIGIE_ASSIGN_OR_RETURN(r.principal_arn, sp[0].GetText("arn"));
   VIGIE_ASSIGN_OR_RETURN(r.access_key_id, sp[0].GetText("access_key_id"));

@@ -59,6 +59,19 @@ Result<bool> Row::IsNull(std::string_view col) const {
   return std::holds_alternative<std::monostate>(*v);
 }
 
+Result<std::optional<int64_t>> Row::GetIntOrNull(std::string_view col) const {
+  VIGIE_ASSIGN_OR_RETURN(bool null, IsNull(col));
+  if (null) return std::optional<int64_t>();
+  VIGIE_ASSIGN_OR_RETURN(int64_t v, GetInt(col));
+  return std::optional<int64_t>(v);
+}
+
+Result<std::string> Row::GetTextOrEmpty(std::string_view col) const {
+  VIGIE_ASSIGN_OR_RETURN(bool null, IsNull(col));
+  if (null) return std::string();
+  return GetText(col);
+}
+
 Result<int64_t> Row::GetInt(std::string_view col) const {
   VIGIE_ASSIGN_OR_RETURN(const Value* v, Get(col));
   if (const auto* i = std::get_if<int64_t>(v)) return *i;

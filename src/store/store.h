@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -67,6 +68,9 @@ class Row {
   Result<double> GetDouble(std::string_view col) const;
   Result<std::string> GetText(std::string_view col) const;
   Result<Bytes> GetBlob(std::string_view col) const;
+  // Nullable columns: std::nullopt / "" for NULL, else as GetInt / GetText (same errors).
+  Result<std::optional<int64_t>> GetIntOrNull(std::string_view col) const;
+  Result<std::string> GetTextOrEmpty(std::string_view col) const;
 
  private:
   std::shared_ptr<const std::vector<std::string>> columns_;

@@ -40,6 +40,17 @@ TEST(RowTest, WrongTypeIsAnErrorNamingColumnAndTypes) {
   EXPECT_FALSE(row.GetDouble("s"));
 }
 
+TEST(RowTest, NullableGettersMapNullAndKeepTypeErrors) {
+  Row row = MakeRow();
+  EXPECT_EQ(*row.GetIntOrNull("n"), std::optional<int64_t>(42));
+  EXPECT_EQ(*row.GetIntOrNull("z"), std::nullopt);
+  EXPECT_EQ(*row.GetTextOrEmpty("s"), "hi");
+  EXPECT_EQ(*row.GetTextOrEmpty("z"), "");
+  EXPECT_FALSE(row.GetIntOrNull("s"));    // text is not an integer
+  EXPECT_FALSE(row.GetTextOrEmpty("n"));  // an integer is not text
+  EXPECT_FALSE(row.GetIntOrNull("nope"));
+}
+
 TEST(RowTest, UnknownColumnIsAnError) {
   Row row = MakeRow();
   auto r = row.GetText("nope");
