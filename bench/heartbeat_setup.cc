@@ -9,10 +9,12 @@
 //     enrollment key; the file itself is not written), the `sites` and `packages` rows the
 //     provisioner's Record step writes, and the agent secret in the secrets backend under
 //     backend::AgentApiSecretName(site) with the provisioner's tags and request token;
-//   - with --history H: H healthcheck rows per site (the benchmark's report, one a minute up
-//     to now), so that the fleet manager runs in its steady state, where each new row of a site
-//     that holds healthchecks_kept_per_site rows (default 100) comes with the pruning of an old
-//     one; without it, the first heartbeats of a fresh fleet never prune;
+//   - with --history H: H passing healthcheck rows per site (one a minute up to now) and a
+//     licence activated on the oldest (which keeps the benchmark's report; the later ones are
+//     stored without it, as for a licensed site), so that the fleet manager runs in its steady
+//     state: a licensed fleet where each new row of a site that holds
+//     healthchecks_kept_per_site rows (default 100) comes with the pruning of an old one;
+//     without it, the first heartbeats of a fresh, unlicensed fleet never prune;
 //   - writes a config file (data_dir and server.listen_address) for `vigie server --config`;
 //   - writes <sites-file> (mode 0600) with one line per site:
 //       <site> <package_id> <enrollment_key_fingerprint> <hex(agent_api_secret)>
@@ -190,10 +192,22 @@ int main(int argc, char** argv) {
             "INSERT INTO sites(id, region, state, created_at, updated_at) VALUES(?, ?, ?, ?, ?)",
             {r.site, std::string("eu-west-3"), std::string("provisioned"), now, now}));
         for (int h = args.history; h > 0; --h) {
-          VIGIE_RETURN_IF_ERROR(
-              t.Exec("INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, "
-                     "?, 1, ?)",
-                     {r.site, now - int64_t{60} * h, std::string(bench::kHealthyReport)}));
+          // The oldest row is the passing healthcheck the site's licence was activated on: it
+          // keeps its report, as the fleet manager stores it for a site not yet licensed; the
+          // later passing ones of the licensed site are stored without it.
+          const bool licence_row = h == args.history;
+          const int64_t at = now - int64_t{60} * h;
+          VIGIE_RETURN_IF_ERROR(t.Exec(
+              "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, 1, "
+              "?)",
+              {r.site, at,
+               licence_row ? store::Value(std::string(bench::kHealthyReport)) : store::Value()}));
+          if (licence_row) {
+            VIGIE_RETURN_IF_ERROR(t.Exec(
+                "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
+                "healthcheck_at) VALUES (?, ?, ?, ?)",
+                {r.site, at, t.LastInsertId(), at}));
+          }
         }
         VIGIE_RETURN_IF_ERROR(t.Exec(
             "INSERT INTO packages(package_id, site_id, path, file_sha256, signed_bytes, "

@@ -786,14 +786,16 @@ AgentMetricsEvidence AgentMetricsFromReport(int64_t received_at, const std::stri
 
 Result<std::map<std::string, AgentMetricsEvidence, std::less<>>> ReadAgentMetrics(
     store::Store& store, std::optional<std::string> site) {
-  // The latest healthcheck of each site (or of `site`): healthchecks_site is (site_id, id).
+  // The last report of each site (or of `site`): heartbeats_last, one row per site, which the
+  // fleet manager flushes from memory every few seconds (its flush_interval). The healthchecks
+  // rows are not used: a licensed site's passing healthcheck is stored without its report.
   VIGIE_ASSIGN_OR_RETURN(
       store::Rows rows,
-      site ? store.Query("SELECT site_id, received_at, report FROM healthchecks WHERE site_id = ? "
-                         "ORDER BY id DESC LIMIT 1",
+      site ? store.Query("SELECT site_id, last_seen AS received_at, last_report AS report FROM "
+                         "heartbeats_last WHERE site_id = ?",
                          {*site})
-           : store.Query("SELECT site_id, received_at, report FROM healthchecks WHERE id IN "
-                         "(SELECT MAX(id) FROM healthchecks GROUP BY site_id)"));
+           : store.Query("SELECT site_id, last_seen AS received_at, last_report AS report FROM "
+                         "heartbeats_last"));
   std::map<std::string, AgentMetricsEvidence, std::less<>> out;
   for (const auto& row : rows) {
     VIGIE_ASSIGN_OR_RETURN(std::string id, row.GetText("site_id"));
@@ -843,7 +845,7 @@ std::optional<AgentMetricsEvidence> StoreEvidence::AgentMetricsReport(std::strin
   auto read = ReadAgentMetrics(
       store_, cache_ ? std::nullopt : std::optional<std::string>(std::string(site)));
   if (!read) {
-    error_ = read.error().Wrap("reading the healthchecks table (latest report per site)");
+    error_ = read.error().Wrap("reading the heartbeats_last table (last report per site)");
     if (cache_) {
       agent_metrics_ = std::make_unique<std::map<std::string, AgentMetricsEvidence, std::less<>>>();
     }

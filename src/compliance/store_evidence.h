@@ -53,8 +53,8 @@ class StoreEvidence final : public EvidenceSource {
   // From site_registrations, healthchecks, license_activations and alerts (src/fleet). A query
   // failure is remembered in error() and reported as no evidence.
   std::optional<FleetSiteEvidence> FleetSite(std::string_view site) override;
-  // MAINT_003: from metrics_selfcheck, and from the "metrics" object of the latest healthchecks
-  // report of the site (inside an evaluation: one query for every site's latest report). A
+  // MAINT_003: from metrics_selfcheck, and from the "metrics" object of the site's last report
+  // in heartbeats_last (inside an evaluation: one query for every site's last report). A
   // query failure is remembered in error() and reported as no evidence.
   std::optional<MetricsSelfCheckEvidence> MetricsSelfCheckRecord(
       std::string_view component) override;

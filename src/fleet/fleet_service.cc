@@ -266,7 +266,7 @@ struct FleetServer::Impl {
     const std::string* site;  // key of a SiteTable entry (stable)
     int64_t received_at;
     bool passed;
-    std::string report;
+    std::optional<std::string> report;  // stored as NULL when absent (see HandleHeartbeat)
   };
 
   // Guarded by mu.
@@ -550,7 +550,8 @@ struct FleetServer::Impl {
             VIGIE_RETURN_IF_ERROR(txn.Exec(
                 "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, ?, "
                 "?)",
-                {site, row.received_at, static_cast<int64_t>(row.passed ? 1 : 0), row.report}));
+                {site, row.received_at, static_cast<int64_t>(row.passed ? 1 : 0),
+                 row.report ? store::Value(*row.report) : store::Value()}));
             if (txn.LastInsertId() % 16 == 0) {
               // Keep the last `keep` per site, and every healthcheck a licence relied on. The
               // rows to drop are a range of the (site_id, id) index below the keep+1-th newest
@@ -841,12 +842,19 @@ struct FleetServer::Impl {
     tracker->RecordHeartbeat(site);
     heartbeats_received_total->Inc();
     const bool passed = report->passed;
-    // The healthcheck row (evidence for MAINT_001 and for the licence, PROV_022: the report as
-    // the site signed it) joins the pending batch, handed to the store every
-    // healthcheck_flush_interval or once healthcheck_batch_max rows wait; the reply does not wait
-    // for it: the I/O threads never wait on the database. What a crash can lose is documented in
-    // fleet_service.h. A licence activation hands the pending batch to the store before its own
-    // Store::Write, so it decides on committed rows only.
+    // The healthcheck row (evidence for MAINT_001 and for the licence, PROV_022) joins the
+    // pending batch, handed to the store every healthcheck_flush_interval or once
+    // healthcheck_batch_max rows wait; the reply does not wait for it: the I/O threads never wait
+    // on the database. What a crash can lose is documented in fleet_service.h. A licence
+    // activation hands the pending batch to the store before its own Store::Write, so it decides
+    // on committed rows only.
+    // The row keeps the report as the site signed it when the healthcheck failed (what failed)
+    // or the site holds no licence yet (so the report a licence relied on is kept with the row
+    // the activation names). A licensed site's passing healthcheck is stored without it (NULL):
+    // what the evidence needs of it is when and that it passed, and its report is the site's
+    // last report (heartbeats_last, GET /v1/sites/{id}). This keeps rows about 8x smaller in a
+    // licensed fleet, and with them the bytes the store writes per heartbeat
+    // (docs/PERFORMANCE.md, run I).
     std::optional<Error> refused;
     bool flush = false;
     {
@@ -867,7 +875,9 @@ struct FleetServer::Impl {
                         "healthcheck rows are waiting for the database (" +
                             std::to_string(hc_pending.size()) + " pending); retry later"};
       } else {
-        hc_pending.push_back(PendingHealthcheck{&entry.first, now, passed, std::string(r.body)});
+        std::optional<std::string> kept;
+        if (!passed || !st.licensed) kept.emplace(r.body);
+        hc_pending.push_back(PendingHealthcheck{&entry.first, now, passed, std::move(kept)});
         flush = hc_pending.size() >= options.healthcheck_batch_max;
       }
     }

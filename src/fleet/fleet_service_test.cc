@@ -519,6 +519,36 @@ TEST_F(FleetServerTest, PruningKeepsTheNewestRowsAndTheLicencedOne) {
   EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM healthchecks WHERE site_id = 'site-b'"), 1);
 }
 
+// A healthcheck row keeps its report while the site holds no licence (so the row a licence
+// names keeps the report it relied on) and whenever it failed; a licensed site's passing
+// healthcheck is stored without it (NULL), its report being the site's last one.
+TEST_F(FleetServerTest, LicensedSitesPassingHealthchecksAreStoredWithoutTheirReport) {
+  Start();
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  ASSERT_EQ(lic.status, 200) << lic.body;
+  const int64_t licenced = json::parse(lic.body)["healthcheck_id"].get<int64_t>();
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kUnhealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());
+  auto rows = store_->Query(
+      "SELECT id, passed, report FROM healthchecks WHERE site_id = 'site-a' ORDER BY id");
+  ASSERT_TRUE(rows) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ(*(*rows)[0].GetInt("id"), licenced);
+  EXPECT_EQ(*(*rows)[0].GetText("report"), kHealthy);  // the licence's evidence, whole
+  EXPECT_EQ(*(*rows)[1].GetInt("passed"), 1);
+  EXPECT_TRUE(*(*rows)[1].IsNull("report"));  // licensed and passing: no report
+  EXPECT_EQ(*(*rows)[2].GetInt("passed"), 0);
+  EXPECT_EQ(*(*rows)[2].GetText("report"), kUnhealthy);  // what failed
+  // The last report is the site's, in heartbeats_last.
+  auto last = store_->Query("SELECT last_report FROM heartbeats_last WHERE site_id = 'site-a'");
+  ASSERT_TRUE(last) << last.error().ToString();
+  ASSERT_EQ(last->size(), 1u);
+  EXPECT_EQ(*(*last)[0].GetText("last_report"), kUnhealthy);
+}
+
 TEST_F(FleetServerTest, HealthcheckStoreFailuresAreCountedAndRefusalsAnswered) {
   Start();
   Register("site-a");

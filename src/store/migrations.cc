@@ -269,6 +269,25 @@ CREATE TABLE metrics_selfcheck (
   checked_at INTEGER NOT NULL
 );
 )sql"},
+      // healthchecks.report becomes nullable: a licensed site's passing healthcheck is stored
+      // without its report (src/fleet/fleet_service.h, heartbeat route). SQLite cannot drop a
+      // NOT NULL constraint in place, so the table is rebuilt; every existing row is kept as is
+      // (same ids, so licence activations still name theirs).
+      {10, "healthchecks_report_nullable",
+       R"sql(
+CREATE TABLE healthchecks_v10 (
+  id INTEGER PRIMARY KEY,
+  site_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  passed INTEGER NOT NULL,
+  report TEXT
+);
+INSERT INTO healthchecks_v10 (id, site_id, received_at, passed, report)
+  SELECT id, site_id, received_at, passed, report FROM healthchecks;
+DROP TABLE healthchecks;
+ALTER TABLE healthchecks_v10 RENAME TO healthchecks;
+CREATE INDEX healthchecks_site ON healthchecks(site_id, id);
+)sql"},
   };
   return kMigrations;
 }

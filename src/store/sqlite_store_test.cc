@@ -95,6 +95,54 @@ TEST_F(SqliteStoreTest, LaterMigrationsApplyOnTopOfEarlierOnes) {
   }
 }
 
+// Migration 10 rebuilds healthchecks with a nullable report: a database at version 9 keeps
+// every row (ids included: licence activations name them) and its per-site index.
+TEST_F(SqliteStoreTest, HealthchecksReportNullableMigrationKeepsEveryRow) {
+  const std::vector<Migration>& all = AllMigrations();
+  ASSERT_GE(all.size(), 10u);
+  ASSERT_EQ(all[9].name, "healthchecks_report_nullable");
+  std::vector<Migration> v9(all.begin(), all.begin() + 9);
+  auto o = Options();
+  o.migrations = &v9;
+  {
+    auto s = OpenOrDie(o);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->Write([](Txn& t) -> Status {
+      VIGIE_RETURN_IF_ERROR(t.Exec(
+          "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (7, 's1', "
+          "100, 1, '{\"a\":1}'), (9, 's2', 110, 0, '{}')"));
+      // Version 9 refuses a NULL report.
+      if (t.Exec("INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES ('s1', "
+                 "120, 1, NULL)")) {
+        return MakeError(ErrorCode::kInternal, "version 9 accepted a NULL report");
+      }
+      return OkStatus();
+    }));
+  }
+  auto s = OpenOrDie();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->SchemaVersion(), static_cast<int>(all.size()));
+  auto rows = s->Query("SELECT id, site_id, received_at, passed, report FROM healthchecks ORDER BY id");
+  ASSERT_TRUE(rows) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(*(*rows)[0].GetInt("id"), 7);
+  EXPECT_EQ(*(*rows)[0].GetText("site_id"), "s1");
+  EXPECT_EQ(*(*rows)[0].GetText("report"), "{\"a\":1}");
+  EXPECT_EQ(*(*rows)[1].GetInt("id"), 9);
+  EXPECT_EQ(*(*rows)[1].GetInt("passed"), 0);
+  ASSERT_TRUE(s->Write([](Txn& t) {
+    return t.Exec(
+        "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES ('s1', 130, 1, "
+        "NULL)");
+  }));
+  EXPECT_EQ(Count(*s, "SELECT COUNT(*) FROM healthchecks WHERE report IS NULL"), 1);
+  EXPECT_EQ(Count(*s, "SELECT MAX(id) FROM healthchecks"), 10);  // ids go on after the kept ones
+  EXPECT_EQ(Count(*s,
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = "
+                  "'healthchecks_site' AND tbl_name = 'healthchecks'"),
+            1);
+}
+
 TEST_F(SqliteStoreTest, FailingMigrationIsRolledBackEntirely) {
   std::vector<Migration> bad = {
       {1, "a", "CREATE TABLE a(x INTEGER);"},
