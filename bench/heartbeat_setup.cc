@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
     }
     const auto& fleet_pub = fleet_key.public_key();
     const Bytes fleet_pub_bytes(fleet_pub.begin(), fleet_pub.end());
+    int64_t healthcheck_id = 0;
     auto st = backends->store->Write([&](store::Txn& t) -> Status {
       for (const SiteRows& r : rows) {
         VIGIE_RETURN_IF_ERROR(t.Exec(
@@ -194,19 +195,21 @@ int main(int argc, char** argv) {
         for (int h = args.history; h > 0; --h) {
           // The oldest row is the passing healthcheck the site's licence was activated on: it
           // keeps its report, as the fleet manager stores it for a site not yet licensed; the
-          // later passing ones of the licensed site are stored without it.
+          // later passing ones of the licensed site are stored without it. Ids in insertion
+          // order, as the fleet manager gives them (it reads the last one at start).
           const bool licence_row = h == args.history;
           const int64_t at = now - int64_t{60} * h;
+          const int64_t id = ++healthcheck_id;
           VIGIE_RETURN_IF_ERROR(t.Exec(
-              "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, 1, "
-              "?)",
-              {r.site, at,
+              "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (?, ?, "
+              "?, 1, ?)",
+              {id, r.site, at,
                licence_row ? store::Value(std::string(bench::kHealthyReport)) : store::Value()}));
           if (licence_row) {
             VIGIE_RETURN_IF_ERROR(t.Exec(
                 "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
                 "healthcheck_at) VALUES (?, ?, ?, ?)",
-                {r.site, at, t.LastInsertId(), at}));
+                {r.site, at, id, at}));
           }
         }
         VIGIE_RETURN_IF_ERROR(t.Exec(

@@ -135,9 +135,12 @@ class StoreEvidenceBulkTest : public ::testing::Test {
     Exec(
         "INSERT INTO site_registrations (site_id, package_id, enrollment_key_fingerprint, "
         "agent_version, registered_at) VALUES ('s1', 'p-late', 'fp', '1.0', 300)");
+    int64_t hc_id = 0;  // the fleet manager gives healthcheck ids in arrival order
     auto healthcheck = [&](std::string site, int64_t at, int64_t passed) {
-      Exec("INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, ?, '{}')",
-           {site, at, passed});
+      Exec(
+          "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (?, ?, ?, "
+          "?, '{}')",
+          {++hc_id, site, at, passed});
     };
     healthcheck("s1", 400, 1);  // id 1
     healthcheck("s2", 410, 0);  // id 2

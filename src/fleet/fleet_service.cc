@@ -38,6 +38,9 @@ using nlohmann::json;
 ServerResponse JsonOk(const json& j) { return ServerResponse::Json(200, j.dump()); }
 
 // Hash and equality for unordered containers keyed by std::string, looked up by string_view.
+// kv key of the last healthcheck row id given (Impl::hc_last_id).
+constexpr std::string_view kHealthcheckLastIdKey = "fleet.healthchecks.last_id";
+
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
@@ -280,6 +283,13 @@ struct FleetServer::Impl {
   // accepted again.
   std::optional<Error> hc_refused;
 
+  // The last healthcheck row id given: healthchecks is clustered by (site_id, id) (WITHOUT
+  // ROWID, migration 10), so the fleet gives the ids, in arrival order, and records the last one
+  // in kv (kHealthcheckLastIdKey) in the same transaction as the rows. Read by LoadState, then
+  // only by the batch jobs, which run one at a time on the store's writer thread. A batch that
+  // is rolled back leaves a gap; an id is never given twice.
+  int64_t hc_last_id = 0;
+
   // Serialises FlushHealthchecks, so batches reach the store in the order their rows were
   // accepted (row ids follow arrival order: the licence check reads the latest by id).
   // Lock order: hc_flush_mu before mu.
@@ -458,6 +468,18 @@ struct FleetServer::Impl {
                                              "FROM heartbeats_last"));
     VIGIE_ASSIGN_OR_RETURN(auto lics,
                            deps.store->Query("SELECT DISTINCT site_id FROM license_activations"));
+    VIGIE_ASSIGN_OR_RETURN(auto last_id, deps.store->Query("SELECT value FROM kv WHERE key = ?",
+                                                           {std::string(kHealthcheckLastIdKey)}));
+    if (last_id.empty()) {
+      // Not recorded yet (a new database, or one migrated from version 9): one scan, once.
+      VIGIE_ASSIGN_OR_RETURN(last_id,
+                             deps.store->Query("SELECT COALESCE(MAX(id), 0) AS value FROM "
+                                               "healthchecks"));
+    }
+    if (last_id.size() != 1) {
+      return MakeError(ErrorCode::kInternal, "reading the last healthcheck id: no row");
+    }
+    VIGIE_ASSIGN_OR_RETURN(hc_last_id, last_id[0].GetInt("value"));
     std::lock_guard lock(mu);
     for (const auto& row : lasts) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
@@ -544,17 +566,18 @@ struct FleetServer::Impl {
     const size_t n = rows->size();
     const int64_t keep = options.healthchecks_kept_per_site;
     auto st = deps.store->WriteAsync(
-        [rows, keep](store::Txn& txn) -> Status {
+        [this, rows, keep](store::Txn& txn) -> Status {
           for (const PendingHealthcheck& row : *rows) {
             const std::string& site = *row.site;
+            const int64_t id = ++hc_last_id;
             VIGIE_RETURN_IF_ERROR(txn.Exec(
-                "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES (?, ?, ?, "
-                "?)",
-                {site, row.received_at, static_cast<int64_t>(row.passed ? 1 : 0),
+                "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (?, "
+                "?, ?, ?, ?)",
+                {id, site, row.received_at, static_cast<int64_t>(row.passed ? 1 : 0),
                  row.report ? store::Value(*row.report) : store::Value()}));
-            if (txn.LastInsertId() % 16 == 0) {
+            if (id % 16 == 0) {
               // Keep the last `keep` per site, and every healthcheck a licence relied on. The
-              // rows to drop are a range of the (site_id, id) index below the keep+1-th newest
+              // rows to drop are a range of the (site_id, id) key below the keep+1-th newest
               // id (NULL, so nothing, while the site has at most `keep`): about 35% less CPU per
               // pruned row than "id NOT IN (SELECT ... LIMIT keep)", which builds a temporary
               // set of the kept ids at every pruning.
@@ -565,7 +588,10 @@ struct FleetServer::Impl {
                   {site, site, keep, site}));
             }
           }
-          return OkStatus();
+          return txn.Exec(
+              "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+              "excluded.value",
+              {std::string(kHealthcheckLastIdKey), hc_last_id});
         },
         [this, n](Status st) {
           if (!st) {

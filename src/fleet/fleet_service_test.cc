@@ -421,6 +421,48 @@ TEST_F(FleetServerTest, LastSeenFlushedAndReloadedAfterRestart) {
   EXPECT_EQ((*again)->tracker().Get("site-a")->state, SiteLiveness::kDown);
 }
 
+// The fleet manager gives healthcheck ids (the table is clustered by (site_id, id)): in arrival
+// order, recorded in kv with each batch, and never given twice across restarts -- also on a
+// database where the last id was not recorded yet (migrated from version 9).
+TEST_F(FleetServerTest, HealthcheckIdsGoOnAfterARestart) {
+  auto restart = [&] {
+    server_->Stop();
+    server_.reset();
+    FleetServerOptions o;
+    o.listen_address = "127.0.0.1:0";
+    o.tls = false;
+    o.data_dir = dir_.path();
+    auto again = StartFleetServer(std::move(o), FleetDeps{env_, store_.get(), &secrets_, nullptr});
+    ASSERT_TRUE(again) << again.error().ToString();
+    server_ = std::move(*again);
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  };
+  Start();
+  Register("site-a");
+  Register("site-b");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.last_id'"), 2);
+  restart();
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());
+  EXPECT_EQ(Count("SELECT MAX(id) AS n FROM healthchecks WHERE site_id = 'site-a'"), 3);
+  // The record lost: the next start finds the last id in the rows themselves.
+  ASSERT_TRUE(store_->Write([](store::Txn& t) {
+    return t.Exec("DELETE FROM kv WHERE key = 'fleet.healthchecks.last_id'");
+  }));
+  restart();
+  ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());
+  auto rows = store_->Query("SELECT id, site_id FROM healthchecks ORDER BY id");
+  ASSERT_TRUE(rows) << rows.error().ToString();
+  std::vector<std::string> got;
+  for (const auto& r : *rows) got.push_back(std::to_string(*r.GetInt("id")) + *r.GetText("site_id"));
+  EXPECT_EQ(got, (std::vector<std::string>{"1site-a", "2site-b", "3site-a", "4site-b"}));
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.last_id'"), 4);
+}
+
 // The default healthcheck_flush_interval: the tests advance the FakeClock by it.
 const std::chrono::milliseconds kHcFlush = FleetServerOptions{}.healthcheck_flush_interval;
 constexpr const char* kHealthchecks = "SELECT COUNT(*) AS n FROM healthchecks";

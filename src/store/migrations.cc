@@ -269,24 +269,27 @@ CREATE TABLE metrics_selfcheck (
   checked_at INTEGER NOT NULL
 );
 )sql"},
-      // healthchecks.report becomes nullable: a licensed site's passing healthcheck is stored
-      // without its report (src/fleet/fleet_service.h, heartbeat route). SQLite cannot drop a
-      // NOT NULL constraint in place, so the table is rebuilt; every existing row is kept as is
-      // (same ids, so licence activations still name theirs).
+      // healthchecks, rebuilt: the report becomes nullable (a licensed site's passing
+      // healthcheck is stored without it: src/fleet/fleet_service.h, heartbeat route), and the
+      // rows are clustered by (site_id, id) (WITHOUT ROWID) instead of a rowid table plus a
+      // (site_id, id) index: a heartbeat's new row and the old rows it prunes sit on the same
+      // page, one b-tree instead of two (docs/PERFORMANCE.md, run I). The fleet manager gives
+      // the ids (kv "fleet.healthchecks.last_id"). Every existing row is kept as is (same ids,
+      // so licence activations still name theirs).
       {10, "healthchecks_report_nullable",
        R"sql(
 CREATE TABLE healthchecks_v10 (
-  id INTEGER PRIMARY KEY,
+  id INTEGER NOT NULL,
   site_id TEXT NOT NULL,
   received_at INTEGER NOT NULL,
   passed INTEGER NOT NULL,
-  report TEXT
-);
+  report TEXT,
+  PRIMARY KEY (site_id, id)
+) WITHOUT ROWID;
 INSERT INTO healthchecks_v10 (id, site_id, received_at, passed, report)
   SELECT id, site_id, received_at, passed, report FROM healthchecks;
 DROP TABLE healthchecks;
 ALTER TABLE healthchecks_v10 RENAME TO healthchecks;
-CREATE INDEX healthchecks_site ON healthchecks(site_id, id);
 )sql"},
   };
   return kMigrations;

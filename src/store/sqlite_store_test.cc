@@ -95,8 +95,8 @@ TEST_F(SqliteStoreTest, LaterMigrationsApplyOnTopOfEarlierOnes) {
   }
 }
 
-// Migration 10 rebuilds healthchecks with a nullable report: a database at version 9 keeps
-// every row (ids included: licence activations name them) and its per-site index.
+// Migration 10 rebuilds healthchecks with a nullable report, clustered by (site_id, id): a
+// database at version 9 keeps every row (ids included: licence activations name them).
 TEST_F(SqliteStoreTest, HealthchecksReportNullableMigrationKeepsEveryRow) {
   const std::vector<Migration>& all = AllMigrations();
   ASSERT_GE(all.size(), 10u);
@@ -132,15 +132,21 @@ TEST_F(SqliteStoreTest, HealthchecksReportNullableMigrationKeepsEveryRow) {
   EXPECT_EQ(*(*rows)[1].GetInt("passed"), 0);
   ASSERT_TRUE(s->Write([](Txn& t) {
     return t.Exec(
-        "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES ('s1', 130, 1, "
-        "NULL)");
+        "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (10, 's1', "
+        "130, 1, NULL)");
   }));
   EXPECT_EQ(Count(*s, "SELECT COUNT(*) FROM healthchecks WHERE report IS NULL"), 1);
-  EXPECT_EQ(Count(*s, "SELECT MAX(id) FROM healthchecks"), 10);  // ids go on after the kept ones
+  // Clustered by (site_id, id): no rowid, no separate index, and an id is required.
+  EXPECT_FALSE(s->Query("SELECT rowid FROM healthchecks"));
   EXPECT_EQ(Count(*s,
-                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = "
-                  "'healthchecks_site' AND tbl_name = 'healthchecks'"),
-            1);
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                  "'healthchecks' AND sql IS NOT NULL"),
+            0);
+  EXPECT_FALSE(s->Write([](Txn& t) {
+    return t.Exec(
+        "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES ('s1', 140, 1, "
+        "NULL)");
+  }));
 }
 
 TEST_F(SqliteStoreTest, FailingMigrationIsRolledBackEntirely) {
