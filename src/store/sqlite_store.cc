@@ -659,9 +659,17 @@ class SqliteStore final : public Store {
       }
       bool aborted = false;
       for (; i < batch.size(); ++i) {
-        if (auto st = conn.ExecControl(Control::kSavepoint); !st) {
-          results[i] = st;
-          continue;
+        // A job alone in its transaction runs without a SAVEPOINT: on failure the transaction,
+        // which holds nothing else, is rolled back. Inside a savepoint SQLite copies the first
+        // version of every page the job modifies into its sub-journal (a temporary file once
+        // past 64 KiB), which for a large job (a healthcheck batch dirties thousands of pages)
+        // cost as much as writing those pages to the WAL (docs/PERFORMANCE.md, run I).
+        const bool alone = i == first && i + 1 == batch.size();
+        if (!alone) {
+          if (auto st = conn.ExecControl(Control::kSavepoint); !st) {
+            results[i] = st;
+            continue;
+          }
         }
         SqliteTxn txn(&conn);
         Status st = RunFn(batch[i].fn, txn);
@@ -679,6 +687,13 @@ class SqliteStore final : public Store {
           break;
         }
         results[i] = st;
+        if (alone) {
+          if (st) continue;
+          (void)conn.ExecControl(Control::kRollback);  // this job's changes only
+          ++i;
+          aborted = true;
+          break;
+        }
         Status end = st ? conn.ExecControl(Control::kRelease)
                         : conn.ExecControl(Control::kRollbackTo).and_then([&] {
                             return conn.ExecControl(Control::kRelease);

@@ -399,6 +399,32 @@ TEST_F(SqliteStoreTest, FailingJobInMiddleOfBatchIsRolledBackAlone) {
   EXPECT_EQ(Count(*s, "SELECT COUNT(*) FROM events WHERE ts = 2"), 3);
 }
 
+// A job alone in its transaction runs without a SAVEPOINT (no sub-journal copy of the pages it
+// dirties): when it fails, the transaction is rolled back, which undoes exactly its own writes.
+TEST_F(SqliteStoreTest, FailingJobAloneInItsTransactionLeavesNothing) {
+  auto s = OpenOrDie();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->Write([](Txn& t) { return InsertEvent(t, 1, "kept"); }));
+  auto failed = s->Write([](Txn& t) -> Status {
+    VIGIE_RETURN_IF_ERROR(InsertEvent(t, 2, "undone"));
+    VIGIE_RETURN_IF_ERROR(InsertEvent(t, 2, "undone"));
+    return MakeError(ErrorCode::kConflict, "gives up after two inserts");
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kConflict);
+  // A statement error (not the job's own) is rolled back the same way.
+  auto bad = s->Write([](Txn& t) -> Status {
+    VIGIE_RETURN_IF_ERROR(InsertEvent(t, 3, "undone"));
+    return t.Exec("INSERT INTO no_such_table VALUES (1)");
+  });
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(Count(*s, "SELECT COUNT(*) FROM events WHERE ts = 1"), 1);
+  EXPECT_EQ(Count(*s, "SELECT COUNT(*) FROM events WHERE ts >= 2"), 0);
+  // The writer goes on.
+  ASSERT_TRUE(s->Write([](Txn& t) { return InsertEvent(t, 4, "after"); }));
+  EXPECT_EQ(Count(*s, "SELECT COUNT(*) FROM events"), 2);
+}
+
 TEST_F(SqliteStoreTest, WriteAsyncCallbacksComeInEnqueueOrder) {
   auto o = Options();
   o.batch_max = 7;

@@ -11,8 +11,9 @@
 //    concurrent readers do not block each other or the writer.
 //  - Write()/WriteAsync() enqueue a job for the single writer thread. The writer takes up to
 //    `batch_max` queued jobs and runs them in ONE transaction (group commit), each job inside its
-//    own SAVEPOINT: a job whose fn fails is rolled back alone, the others still commit. A job's
-//    completion is reported only once the batch is committed and durable.
+//    own SAVEPOINT (or, when it is the only job of the transaction, in the transaction itself):
+//    a job whose fn fails is rolled back alone, the others still commit. A job's completion is
+//    reported only once the batch is committed and durable.
 //
 // Errors (every backend maps its own error codes to these):
 //   kInvalidArgument  the SQL is wrong (syntax, unknown table/column, wrong parameter count,
