@@ -37,10 +37,10 @@ using nlohmann::json;
 
 ServerResponse JsonOk(const json& j) { return ServerResponse::Json(200, j.dump()); }
 
-// Hash and equality for unordered containers keyed by std::string, looked up by string_view.
 // kv key of the last healthcheck row id given (Impl::hc_last_id).
 constexpr std::string_view kHealthcheckLastIdKey = "fleet.healthchecks.last_id";
 
+// Hash and equality for unordered containers keyed by std::string, looked up by string_view.
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
