@@ -9,7 +9,7 @@
 // last_seen moves; the pending entry is now early, which is harmless: when it pops it is
 // rescheduled from last_seen) and O(log n) when a site comes back. Tick pops only the entries
 // that are due, O(log n) each; a site with regular heartbeats costs about one pop per
-// late_after period. Memory: one map node, one entry and one heap slot per site
+// late_after period. Memory: one flat-map slot, one entry and one heap slot per site
 // (LivenessTrackerTest.MillionSitesMemory reports the bytes per site).
 //
 // Time: intervals use the Env Clock's monotonic time (a wall-clock step cannot flag the whole
@@ -30,7 +30,6 @@
 #include <queue>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "base/env.h"
@@ -114,8 +113,9 @@ class LivenessTracker {
   Callback on_transition_;
 
   mutable std::mutex mu_;
-  std::unordered_map<std::string_view, uint32_t> index_;  // views into entries_[i].site
-  std::deque<Entry> entries_;                             // stable addresses for the views
+  struct Index;                  // site -> index into entries_ (liveness.cc)
+  std::unique_ptr<Index> index_;  // its keys are views into entries_[i].site
+  std::deque<Entry> entries_;     // stable addresses for the views
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> queue_;
   std::array<size_t, 3> counts_{};
 
