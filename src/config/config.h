@@ -57,6 +57,7 @@ struct ServerConfig {
   int64_t max_connections = 10000;    // 1..1000000.
   int64_t read_timeout_seconds = 30;  // 1..3600.
   std::string operator_token_file;    // File holding the operator API token; empty = none.
+  int64_t io_threads = 2;             // 1..256: threads serving connections, one event loop each.
 };
 
 // [store]: the fleet manager's database.
@@ -139,6 +140,14 @@ struct FleetConfig {
   int64_t heartbeat_late_after_seconds = 90;
   int64_t license_health_window_seconds = 600;  // 1..3600 (PROV_022).
   int64_t registration_grace_seconds = 86400;   // 60..30 days: time a site has to register.
+  // Healthcheck rows (one per heartbeat) reach the store in batches: one every
+  // healthcheck_flush_interval_ms (100..10000; a crash loses at most that much of them), or as
+  // soon as healthcheck_batch_max rows (256..1048576) wait.
+  int64_t healthcheck_flush_interval_ms = 1000;
+  int64_t healthcheck_batch_max = 32768;
+  // Newest healthchecks kept per site (11..1000000; MAINT_001 examines the last 10 intervals),
+  // plus every one a licence relied on.
+  int64_t healthchecks_kept_per_site = 100;
 };
 
 // [backup]

@@ -37,6 +37,7 @@ TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.server.max_body_bytes, 65536);
   EXPECT_EQ(c.server.max_connections, 10000);
   EXPECT_EQ(c.server.read_timeout_seconds, 30);
+  EXPECT_EQ(c.server.io_threads, 2);
   EXPECT_EQ(c.store.backend, StoreBackend::kSqlite);
   EXPECT_EQ(c.store.path, "/var/lib/vigie/vigie.db");
   EXPECT_EQ(c.store.batch_max_rows, 512);
@@ -63,6 +64,9 @@ TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.fleet.heartbeat_late_after_seconds, 90);
   EXPECT_EQ(c.fleet.license_health_window_seconds, 600);
   EXPECT_EQ(c.fleet.registration_grace_seconds, 86400);
+  EXPECT_EQ(c.fleet.healthcheck_flush_interval_ms, 1000);
+  EXPECT_EQ(c.fleet.healthcheck_batch_max, 32768);
+  EXPECT_EQ(c.fleet.healthchecks_kept_per_site, 100);
   EXPECT_EQ(c.backup.interval_minutes, 60);
   EXPECT_EQ(c.backup.full_every_hours, 24);
   EXPECT_EQ(c.backup.retention_days, 90);
@@ -215,6 +219,12 @@ TEST(ConfigTest, NonPositiveDurationIsOutOfRange) {
                              "1..3600"));
   EXPECT_THAT(Rejection("[store]\nflush_interval_ms = -5\n"),
               HasSubstr("t.toml:2: store.flush_interval_ms: out of range: -5"));
+  EXPECT_THAT(Rejection("[server]\nio_threads = 0\n"),
+              HasSubstr("t.toml:2: server.io_threads: out of range: 0 is not in 1..256"));
+  EXPECT_THAT(Rejection("[fleet]\nhealthcheck_flush_interval_ms = 10001\n"),
+              HasSubstr("t.toml:2: fleet.healthcheck_flush_interval_ms: out of range: 10001"));
+  EXPECT_THAT(Rejection("[fleet]\nhealthcheck_batch_max = 255\n"),
+              HasSubstr("t.toml:2: fleet.healthcheck_batch_max: out of range: 255"));
 }
 
 TEST(ConfigTest, OutOfRangePort) {
@@ -394,6 +404,7 @@ INSTANTIATE_TEST_SUITE_P(
                                "[\"awskms\"]", "PROV_010"},
                       RuleCase{"agent", "heartbeat_interval_seconds", "61", "60", "MAINT_001"},
                       RuleCase{"fleet", "heartbeat_alert_after_seconds", "121", "120", "MAINT_002"},
+                      RuleCase{"fleet", "healthchecks_kept_per_site", "10", "11", "MAINT_001"},
                       RuleCase{"fleet", "license_health_window_seconds", "3601", "3600",
                                "PROV_022"},
                       RuleCase{"fleet", "license_health_window_seconds", "0", "1", "PROV_022"},
@@ -432,6 +443,7 @@ TEST(ConfigTest, ExampleFileLoads) {
   EXPECT_EQ(c->store.backend, StoreBackend::kPostgres);
   EXPECT_EQ(c->ledger.anchor, AnchorBackend::kEthereum);
   EXPECT_FALSE(c->backup.gpg_recipients.empty());
+  EXPECT_EQ(c->server.io_threads, 8);
 }
 
 TEST(ConfigTest, MissingFileNamesThePath) {

@@ -1270,11 +1270,15 @@ FleetServerOptions FleetOptionsFromConfig(const config::Config& c) {
   o.max_body_bytes = static_cast<size_t>(c.server.max_body_bytes);
   o.max_connections = static_cast<size_t>(c.server.max_connections);
   o.read_timeout = std::chrono::seconds(c.server.read_timeout_seconds);
+  o.io_threads = static_cast<int>(c.server.io_threads);
   o.data_dir = c.data_dir;
   o.operator_token_file = c.server.operator_token_file;
   o.heartbeat_late_after = std::chrono::seconds(c.fleet.heartbeat_late_after_seconds);
   o.heartbeat_alert_after = std::chrono::seconds(c.fleet.heartbeat_alert_after_seconds);
   o.license_health_window = std::chrono::seconds(c.fleet.license_health_window_seconds);
+  o.healthcheck_flush_interval = std::chrono::milliseconds(c.fleet.healthcheck_flush_interval_ms);
+  o.healthcheck_batch_max = static_cast<size_t>(c.fleet.healthcheck_batch_max);
+  o.healthchecks_kept_per_site = static_cast<int>(c.fleet.healthchecks_kept_per_site);
   o.webhook_url = c.alerting.sms_webhook_url;
   return o;
 }

@@ -98,6 +98,8 @@ struct FleetServerOptions {
   std::chrono::milliseconds flush_interval{5000};  // heartbeats_last batches
   // Healthcheck rows are written in batches: one WriteAsync job every healthcheck_flush_interval
   // (through the Env clock), or as soon as healthcheck_batch_max rows are pending. Both > 0.
+  // From [fleet] healthcheck_flush_interval_ms / healthcheck_batch_max (io_threads from
+  // [server], healthchecks_kept_per_site from [fleet]).
   // A batch is one transaction, and its commit writes every page it dirtied to the WAL once:
   // the (site_id, id) index entries of a batch land on pages all over the index, so fewer,
   // larger batches write each page once for many rows (docs/PERFORMANCE.md, run I: 250 ms and

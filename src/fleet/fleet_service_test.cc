@@ -650,3 +650,30 @@ TEST_F(FleetServerTest, OverTlsAndMetricsPassPromtool) {
 
 }  // namespace
 }  // namespace vigie::fleet
+
+namespace vigie::fleet {
+namespace {
+
+// The [server] and [fleet] keys reach the fleet server's options.
+TEST(FleetOptionsFromConfigTest, TuningKeysAreMapped) {
+  config::Config c;
+  c.server.io_threads = 6;
+  c.fleet.healthcheck_flush_interval_ms = 2500;
+  c.fleet.healthcheck_batch_max = 4096;
+  c.fleet.healthchecks_kept_per_site = 40;
+  const FleetServerOptions o = FleetOptionsFromConfig(c);
+  EXPECT_EQ(o.io_threads, 6);
+  EXPECT_EQ(o.healthcheck_flush_interval, std::chrono::milliseconds(2500));
+  EXPECT_EQ(o.healthcheck_batch_max, 4096u);
+  EXPECT_EQ(o.healthchecks_kept_per_site, 40);
+  // Defaults: the same as the options' own.
+  const FleetServerOptions d = FleetOptionsFromConfig(config::Config{});
+  const FleetServerOptions built;
+  EXPECT_EQ(d.io_threads, built.io_threads);
+  EXPECT_EQ(d.healthcheck_flush_interval, built.healthcheck_flush_interval);
+  EXPECT_EQ(d.healthcheck_batch_max, built.healthcheck_batch_max);
+  EXPECT_EQ(d.healthchecks_kept_per_site, built.healthchecks_kept_per_site);
+}
+
+}  // namespace
+}  // namespace vigie::fleet
