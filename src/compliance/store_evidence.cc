@@ -715,9 +715,11 @@ void StoreEvidence::LoadFleet() {
   auto& table = cache_->fleet;
   if (table.loaded) return;
   table.loaded = true;
-  // Appends each row of `sql` (ascending ids) to the member `field` of its site's evidence.
-  auto append = [&](std::string_view sql, auto field, auto from_row) -> vigie::Status {
-    VIGIE_ASSIGN_OR_RETURN(store::Rows rows, store_.Query(std::string(sql) + "ORDER BY id"));
+  // Appends each row of `sql` + `order` (ascending ids within a site) to the member `field` of
+  // its site's evidence.
+  auto append = [&](std::string_view sql, std::string_view order, auto field,
+                    auto from_row) -> vigie::Status {
+    VIGIE_ASSIGN_OR_RETURN(store::Rows rows, store_.Query(std::string(sql) + std::string(order)));
     FleetSiteEvidence* current = nullptr;
     std::string_view current_site;
     for (const auto& row : rows) {
@@ -743,10 +745,13 @@ void StoreEvidence::LoadFleet() {
       VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("registered_at"));
       out.registered_at = FromUnixSeconds(at);
     }
+    // healthchecks is clustered by (site_id, id): that order is its own, with no sort; the
+    // others are rowid tables, read in rowid order.
+    VIGIE_RETURN_IF_ERROR(append(kHealthchecks, "ORDER BY site_id, id",
+                                 &FleetSiteEvidence::healthchecks, HealthcheckFromRow));
     VIGIE_RETURN_IF_ERROR(
-        append(kHealthchecks, &FleetSiteEvidence::healthchecks, HealthcheckFromRow));
-    VIGIE_RETURN_IF_ERROR(append(kActivations, &FleetSiteEvidence::activations, ActivationFromRow));
-    VIGIE_RETURN_IF_ERROR(append(kAlerts, &FleetSiteEvidence::alerts, AlertFromRow));
+        append(kActivations, "ORDER BY id", &FleetSiteEvidence::activations, ActivationFromRow));
+    VIGIE_RETURN_IF_ERROR(append(kAlerts, "ORDER BY id", &FleetSiteEvidence::alerts, AlertFromRow));
     for (auto& [site, evidence] : table.by_site) LinkActivations(evidence);
     return {};
   };
