@@ -14,12 +14,12 @@
 //        (evidence: received_at, passed, and the report exactly as the site signed it when the
 //        healthcheck failed or the site holds no licence yet; NULL for a licensed site's passing
 //        healthcheck, whose report is its last report in heartbeats_last) joins the pending
-//        batch, handed to
-//        the store as one WriteAsync job every healthcheck_flush_interval or as soon as it holds
-//        healthcheck_batch_max rows, and the reply (200 {"accepted","passed","failing"}) does not
-//        wait for it. When the store refuses the batch (write queue full, store closed) or
-//        8 x healthcheck_batch_max rows are pending, heartbeats are answered with the store's
-//        error (429 for a full queue) until a batch is accepted again; the agent backs off.
+//        batch, handed to the store as one WriteAsync job every healthcheck_flush_interval or as
+//        soon as it holds healthcheck_batch_max rows, and the reply (200
+//        {"accepted","passed","failing"}) does not wait for it. When the store refuses the batch
+//        (write queue full, store closed) or 8 x healthcheck_batch_max rows are pending,
+//        heartbeats are answered with the store's error (429 for a full queue) until a batch is
+//        accepted again; the agent backs off.
 //   POST /v1/sites/{id}/license/activate  site-signed or operator token. PROV_022: 409 naming
 //        PROV_022 unless the site's latest healthcheck passed within license_health_window; the
 //        healthcheck used is recorded with the activation. The pending healthcheck batch is
@@ -101,9 +101,9 @@ struct FleetServerOptions {
   // From [fleet] healthcheck_flush_interval_ms / healthcheck_batch_max (io_threads from
   // [server], healthchecks_kept_per_site from [fleet]).
   // A batch is one transaction, and its commit writes every page it dirtied to the WAL once:
-  // the (site_id, id) index entries of a batch land on pages all over the index, so fewer,
-  // larger batches write each page once for many rows (docs/PERFORMANCE.md, run I: 250 ms and
-  // 2048 rows cost 35-37 us of server CPU per heartbeat, 1 s and 32768 rows 29-31 us).
+  // the rows of a batch land all over the table (clustered by site), so fewer, larger batches
+  // write each page once for many rows (docs/PERFORMANCE.md, session 4: 250 ms and 2048 rows
+  // cost 35-37 us of server CPU per heartbeat, 1 s and 32768 rows 29-31 us).
   std::chrono::milliseconds healthcheck_flush_interval{1000};
   size_t healthcheck_batch_max = 32768;
   std::chrono::milliseconds tick_interval{1000};   // liveness deadline queue

@@ -458,7 +458,9 @@ TEST_F(FleetServerTest, HealthcheckIdsGoOnAfterARestart) {
   auto rows = store_->Query("SELECT id, site_id FROM healthchecks ORDER BY id");
   ASSERT_TRUE(rows) << rows.error().ToString();
   std::vector<std::string> got;
-  for (const auto& r : *rows) got.push_back(std::to_string(*r.GetInt("id")) + *r.GetText("site_id"));
+  for (const auto& r : *rows) {
+    got.push_back(std::to_string(*r.GetInt("id")) + *r.GetText("site_id"));
+  }
   EXPECT_EQ(got, (std::vector<std::string>{"1site-a", "2site-b", "3site-a", "4site-b"}));
   EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.last_id'"), 4);
 }

@@ -276,7 +276,7 @@ CREATE TABLE metrics_selfcheck (
       // page, one b-tree instead of two (docs/PERFORMANCE.md, run I). The fleet manager gives
       // the ids (kv "fleet.healthchecks.last_id"). Every existing row is kept as is (same ids,
       // so licence activations still name theirs).
-      {10, "healthchecks_report_nullable",
+      {10, "healthchecks_by_site",
        R"sql(
 CREATE TABLE healthchecks_v10 (
   id INTEGER NOT NULL,

@@ -97,10 +97,10 @@ TEST_F(SqliteStoreTest, LaterMigrationsApplyOnTopOfEarlierOnes) {
 
 // Migration 10 rebuilds healthchecks with a nullable report, clustered by (site_id, id): a
 // database at version 9 keeps every row (ids included: licence activations name them).
-TEST_F(SqliteStoreTest, HealthchecksReportNullableMigrationKeepsEveryRow) {
+TEST_F(SqliteStoreTest, HealthchecksBySiteMigrationKeepsEveryRow) {
   const std::vector<Migration>& all = AllMigrations();
   ASSERT_GE(all.size(), 10u);
-  ASSERT_EQ(all[9].name, "healthchecks_report_nullable");
+  ASSERT_EQ(all[9].name, "healthchecks_by_site");
   std::vector<Migration> v9(all.begin(), all.begin() + 9);
   auto o = Options();
   o.migrations = &v9;
@@ -122,7 +122,8 @@ TEST_F(SqliteStoreTest, HealthchecksReportNullableMigrationKeepsEveryRow) {
   auto s = OpenOrDie();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->SchemaVersion(), static_cast<int>(all.size()));
-  auto rows = s->Query("SELECT id, site_id, received_at, passed, report FROM healthchecks ORDER BY id");
+  auto rows =
+      s->Query("SELECT id, site_id, received_at, passed, report FROM healthchecks ORDER BY id");
   ASSERT_TRUE(rows) << rows.error().ToString();
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ(*(*rows)[0].GetInt("id"), 7);
