@@ -23,15 +23,19 @@
 # and sample) is negligible too. This per-request CPU is far steadier on a shared machine than
 # requests/s: compare it first. Each run's JSON line gets server_cpu_s and server_us_per_req.
 #
-# Steady state: by default every site starts with 100 healthchecks (--history, the default
-# healthchecks_kept_per_site), so each heartbeat's row also prunes an old one, as in a fleet that
-# has been running for a while; --history 0 measures a fresh fleet, which never prunes.
+# Steady state: by default every site starts with 100 healthchecks (--history) and a licence, as
+# in a fleet that has been running for a while. Their receipt times fill the oldest part of the
+# retention window, spread over the benchmark's own length (vigie_heartbeat_setup
+# --history-span), so they age out one after the other while it runs and the batches prune old
+# rows as they add new ones (sites x history / length rows a second: 1M rows over the default
+# runs' ~90 s, about 11,000 a second); --history 0 measures a fresh fleet, which never prunes.
 #
 # Usage: bench/heartbeat_bench.sh [--sites 10000] [--history 100] [--duration 20] [--warmup 5]
 #                                 [--conns "16 64 256"] [--threads 1] [--build-dir DIR]
-#                                 [--perf] [--keep] [--no-build] [--vigie-only]
+#                                 [--perf | --perf-run N] [--keep] [--no-build] [--vigie-only]
 #   --perf   records `perf record -g` of the vigie server during the first vigie run
 #            (perf.data left in the work directory, which is then kept).
+#   --perf-run N  the same, during the N-th vigie run (a server that has run for a while).
 #   --keep   keeps the work directory (data dir, logs, results.jsonl).
 #   --no-build  uses the binaries already in the build directory.
 #   --vigie-only  does not start nor load nginx (its columns then show "-").
@@ -62,6 +66,7 @@ while [[ $# -gt 0 ]]; do
     --threads) THREADS=$2; shift 2 ;;
     --build-dir) BUILD=$(realpath -m "$2"); shift 2 ;;
     --perf) PERF=1; KEEP=1; shift ;;
+    --perf-run) PERF=$2; KEEP=1; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --no-build) BUILD_FIRST=0; shift ;;
     --vigie-only) VIGIE_ONLY=1; shift ;;
@@ -120,9 +125,13 @@ while [[ $NPORT == "$VPORT" ]]; do NPORT=$(free_port); done
 DATA="$WORK/data"
 SITES_FILE="$WORK/sites.txt"
 
-echo "== setup: $SITES sites with $HISTORY healthchecks each in $DATA"
+# The whole benchmark's length, roughly: registration, then each run of each target.
+n_runs=$(wc -w <<<"$CONNS")
+n_targets=2; [[ $VIGIE_ONLY == 1 ]] && n_targets=1
+SPAN=$((20 + n_runs * n_targets * (WARMUP + DURATION + 1)))
+echo "== setup: $SITES sites with $HISTORY healthchecks each (aging out over ${SPAN}s) in $DATA"
 "$BUILD/bench/vigie_heartbeat_setup" --data-dir "$DATA" --sites "$SITES" --port "$VPORT" \
-  --sites-file "$SITES_FILE" --history "$HISTORY" 2>"$WORK/setup.log"
+  --sites-file "$SITES_FILE" --history "$HISTORY" --history-span "$SPAN" 2>"$WORK/setup.log"
 
 echo "== vigie server on 127.0.0.1:$VPORT"
 "$BUILD/src/cli/vigie" server --config "$DATA/vigie.toml" >"$WORK/vigie.out" 2>"$WORK/vigie.log" &
@@ -197,7 +206,7 @@ echo "== registering $SITES sites (POST /v1/sites/{id}/register)"
   --label vigie-register --ca "$DATA/fleet/tls.crt" | tee -a "$WORK/results.jsonl"
 
 RESULTS="$WORK/results.jsonl"
-first=1
+vigie_run=0
 pair=0  # the table reads each pair of runs by this number: a repeated count shows each run
 for c in $CONNS; do
   pair=$((pair + 1))
@@ -206,11 +215,11 @@ for c in $CONNS; do
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     # shellcheck disable=SC2207
     pids=($(server_pids "$target"))
-    if [[ $target == vigie && $PERF == 1 && $first == 1 ]]; then
+    [[ $target == vigie ]] && vigie_run=$((vigie_run + 1))
+    if [[ $target == vigie && $PERF -gt 0 && $vigie_run == "$PERF" ]]; then
       perf record -g -F 499 -p "$VIGIE_PID" -o "$WORK/perf.data" -- sleep "$((WARMUP + DURATION))" \
         >/dev/null 2>&1 &
       PERF_PID=$!
-      first=0
     fi
     launched=$EPOCHREALTIME
     "$LOAD" --port "$port" --sites-file "$SITES_FILE" --connections "$c" --threads "$THREADS" \

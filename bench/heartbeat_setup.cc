@@ -9,12 +9,15 @@
 //     enrollment key; the file itself is not written), the `sites` and `packages` rows the
 //     provisioner's Record step writes, and the agent secret in the secrets backend under
 //     backend::AgentApiSecretName(site) with the provisioner's tags and request token;
-//   - with --history H: H passing healthcheck rows per site (one a minute up to now) and a
-//     licence activated on the oldest (which keeps the benchmark's report; the later ones are
-//     stored without it, as for a licensed site), so that the fleet manager runs in its steady
-//     state: a licensed fleet where each new row of a site that holds
-//     healthchecks_kept_per_site rows (default 100) comes with the pruning of an old one;
-//     without it, the first heartbeats of a fresh, unlicensed fleet never prune;
+//   - with --history H: H passing healthcheck rows per site and a licence activated on each
+//     site's oldest (which keeps the benchmark's report; the later ones are stored without it,
+//     as for a licensed site), so that the fleet manager runs in its steady state: a licensed
+//     fleet whose batches prune as many old rows as they add. The rows are in arrival order
+//     (round-robin over the sites, ids ascending) and their receipt times fill the oldest
+//     --history-span seconds of the retention window (fleet.healthcheck_retention_minutes,
+//     the default): they age out one after the other during the --history-span seconds after
+//     the setup, which the benchmark sets to its own length. Without history, the heartbeats
+//     of a fresh, unlicensed fleet never prune;
 //   - writes a config file (data_dir and server.listen_address) for `vigie server --config`;
 //   - writes <sites-file> (mode 0600) with one line per site:
 //       <site> <package_id> <enrollment_key_fingerprint> <hex(agent_api_secret)>
@@ -25,7 +28,7 @@
 // created 0600; use a throwaway data directory.
 //
 // Usage: vigie_heartbeat_setup --data-dir DIR --sites N --port P --sites-file FILE
-//                              [--config-out FILE] [--history H]
+//                              [--config-out FILE] [--history H] [--history-span SECONDS]
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -63,12 +66,13 @@ struct Args {
   int sites = 10000;
   int port = 0;
   int history = 0;
+  int history_span = 0;  // seconds; 0: 60 per history row of a site
 };
 
 [[noreturn]] void Usage(const char* msg) {
   std::fprintf(stderr,
                "vigie_heartbeat_setup: %s\nusage: vigie_heartbeat_setup --data-dir DIR --sites N "
-               "--port P --sites-file FILE [--config-out FILE] [--history H]\n",
+               "--port P --sites-file FILE [--config-out FILE] [--history H] [--history-span S]\n",
                msg);
   std::exit(2);
 }
@@ -89,6 +93,8 @@ Args ParseArgs(int argc, char** argv) {
       a.sites_file = v;
     } else if (k == "--history") {
       a.history = std::atoi(v.c_str());
+    } else if (k == "--history-span") {
+      a.history_span = std::atoi(v.c_str());
     } else if (k == "--config-out") {
       a.config_out = v;
     } else {
@@ -100,6 +106,8 @@ Args ParseArgs(int argc, char** argv) {
   if (a.sites < 1 || a.sites > 10'000'000) Usage("--sites must be in 1..10000000");
   if (a.port < 1 || a.port > 65535) Usage("--port must be in 1..65535");
   if (a.history < 0 || a.history > 10000) Usage("--history must be in 0..10000");
+  if (a.history_span < 0 || a.history_span > 86400) Usage("--history-span must be in 0..86400");
+  if (a.history_span == 0) a.history_span = 60 * a.history;
   if (a.config_out.empty()) a.config_out = a.data_dir + "/vigie.toml";
   return a;
 }
@@ -186,32 +194,11 @@ int main(int argc, char** argv) {
     }
     const auto& fleet_pub = fleet_key.public_key();
     const Bytes fleet_pub_bytes(fleet_pub.begin(), fleet_pub.end());
-    int64_t healthcheck_id = 0;
     auto st = backends->store->Write([&](store::Txn& t) -> Status {
       for (const SiteRows& r : rows) {
         VIGIE_RETURN_IF_ERROR(t.Exec(
             "INSERT INTO sites(id, region, state, created_at, updated_at) VALUES(?, ?, ?, ?, ?)",
             {r.site, std::string("eu-west-3"), std::string("provisioned"), now, now}));
-        for (int h = args.history; h > 0; --h) {
-          // The oldest row is the passing healthcheck the site's licence was activated on: it
-          // keeps its report, as the fleet manager stores it for a site not yet licensed; the
-          // later passing ones of the licensed site are stored without it. Ids in insertion
-          // order, as the fleet manager gives them (it reads the last one at start).
-          const bool licence_row = h == args.history;
-          const int64_t at = now - int64_t{60} * h;
-          const int64_t id = ++healthcheck_id;
-          VIGIE_RETURN_IF_ERROR(t.Exec(
-              "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (?, ?, "
-              "?, 1, ?)",
-              {id, r.site, at,
-               licence_row ? store::Value(std::string(bench::kHealthyReport)) : store::Value()}));
-          if (licence_row) {
-            VIGIE_RETURN_IF_ERROR(t.Exec(
-                "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
-                "healthcheck_at) VALUES (?, ?, ?, ?)",
-                {r.site, at, id, at}));
-          }
-        }
         VIGIE_RETURN_IF_ERROR(t.Exec(
             "INSERT INTO packages(package_id, site_id, path, file_sha256, signed_bytes, "
             "signature, fleet_key, enrollment_key, enrollment_key_fingerprint, created_at, "
@@ -255,6 +242,39 @@ int main(int argc, char** argv) {
     }
   }
   if (std::fclose(out) != 0) return Fail(Error{ErrorCode::kIo, "cannot write " + args.sites_file});
+
+  // The history, in arrival order: round k gives each site one row, ids ascending as the fleet
+  // manager gives them (it reads the last one at start). Row n of N is received at
+  // now - retention + n * span / N: the oldest rows of the retention window, aging out one after
+  // the other over the span. Round 0 is the passing healthcheck each site's licence was
+  // activated on: it keeps its report, as the fleet manager stores it for a site not yet
+  // licensed; the later passing ones of the licensed site are stored without it.
+  const int64_t retention = config->fleet.healthcheck_retention_minutes * 60;
+  const int64_t total = int64_t{args.sites} * args.history;
+  constexpr int64_t kRowsPerTxn = 100000;
+  for (int64_t first = 0; first < total; first += kRowsPerTxn) {
+    auto st = backends->store->Write([&](store::Txn& t) -> Status {
+      for (int64_t n = first; n < std::min(total, first + kRowsPerTxn); ++n) {
+        const std::string site = fmt::format("site-{:06d}", n % args.sites + 1);
+        const bool licence_row = n < args.sites;
+        const int64_t at = now - retention + n * args.history_span / total;
+        const int64_t id = n + 1;
+        VIGIE_RETURN_IF_ERROR(t.Exec(
+            "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (?, ?, "
+            "?, 1, ?)",
+            {id, site, at,
+             licence_row ? store::Value(std::string(bench::kHealthyReport)) : store::Value()}));
+        if (licence_row) {
+          VIGIE_RETURN_IF_ERROR(t.Exec(
+              "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
+              "healthcheck_at) VALUES (?, ?, ?, ?)",
+              {site, at, id, at}));
+        }
+      }
+      return OkStatus();
+    });
+    if (!st) return Fail(st.error());
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("{\"sites\": %d, \"history\": %d, \"seconds\": %.1f, \"config\": \"%s\", "

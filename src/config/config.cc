@@ -110,6 +110,16 @@ std::string_view TypeName(const toml::node& node) {
 
 uint32_t LineOfNode(const toml::node& node) { return node.source().begin.line; }
 
+// Keys an earlier release knew and this one replaced: what to write instead (empty: none).
+std::string_view ReplacementOf(std::string_view dotted_key) {
+  if (dotted_key == "fleet.healthchecks_kept_per_site") {
+    return "this key was replaced by fleet.healthcheck_retention_minutes (healthchecks are now "
+           "kept by age, for every site alike): remove it and set the retention instead, e.g. "
+           "120 for 100 heartbeats of 60 s plus margin";
+  }
+  return {};
+}
+
 // ---------------------------------------------------------------------------------------------
 // TableReader: reads typed values out of one TOML table and remembers every key it was asked
 // about, so that whatever is left in the table afterwards is an unknown key.
@@ -232,7 +242,9 @@ class TableReader {
         }
       }
       std::string fix;
-      if (!best.empty()) {
+      if (std::string_view replaced = ReplacementOf(Dotted(name)); !replaced.empty()) {
+        fix = std::string(replaced);
+      } else if (!best.empty()) {
         fix = is_table ? fmt::format("did you mean [{}]?", Dotted(best))
                        : fmt::format("did you mean \"{}\"?", best);
       } else {
@@ -348,9 +360,9 @@ const std::vector<IntField>& IntFields() {
        {100, nullptr, "shorter intervals only multiply the store's commits"},
        {10000, nullptr, "a crash loses at most one interval of healthcheck rows"}},
       {VIGIE_INT_FIELD(fleet, healthcheck_batch_max), {256}, {1048576}},
-      {VIGIE_INT_FIELD(fleet, healthchecks_kept_per_site),
+      {VIGIE_INT_FIELD(fleet, healthcheck_retention_minutes),
        {11, "MAINT_001", "the check examines each site's last 10 heartbeat intervals"},
-       {1000000}},
+       {525600, nullptr, "a year of heartbeats per site"}},
       {VIGIE_INT_FIELD(backup, interval_minutes), {1}, {60, "MAINT_015", "RPO < 1 h"}},
       {VIGIE_INT_FIELD(backup, full_every_hours), {1}, {24, "MAINT_010", "daily backup"}},
       {VIGIE_INT_FIELD(backup, retention_days),
@@ -654,6 +666,14 @@ void ValidateInto(const Config& c, const LineMap& lines, Problems& p) {
           "fleet.heartbeat_late_after_seconds",
           fmt::format("{} must be below heartbeat_alert_after_seconds = {}; lower it",
                       fleet.heartbeat_late_after_seconds, fleet.heartbeat_alert_after_seconds));
+  }
+  if (fleet.healthcheck_retention_minutes * 60 < fleet.license_health_window_seconds) {
+    p.Add(FirstLineOf(lines, {"fleet.healthcheck_retention_minutes",
+                              "fleet.license_health_window_seconds"}),
+          "fleet.healthcheck_retention_minutes",
+          fmt::format("{} min is shorter than license_health_window_seconds = {}: the healthcheck "
+                      "a licence decides on (PROV_022) could be pruned first; raise it",
+                      fleet.healthcheck_retention_minutes, fleet.license_health_window_seconds));
   }
   const int64_t longest_gap =
       c.agent.heartbeat_interval_seconds +

@@ -145,9 +145,10 @@ struct FleetConfig {
   // soon as healthcheck_batch_max rows (256..1048576) wait.
   int64_t healthcheck_flush_interval_ms = 1000;
   int64_t healthcheck_batch_max = 32768;
-  // Newest healthchecks kept per site (11..1000000; MAINT_001 examines the last 10 intervals),
-  // plus every one a licence relied on.
-  int64_t healthchecks_kept_per_site = 100;
+  // Healthchecks younger than this are kept, plus every one a licence relied on; older ones are
+  // pruned (11..525600 = a year; MAINT_001 examines the last 10 intervals of 60 s). At least
+  // license_health_window_seconds, so the healthcheck a licence decides on is still there.
+  int64_t healthcheck_retention_minutes = 120;
 };
 
 // [backup]

@@ -66,7 +66,7 @@ TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.fleet.registration_grace_seconds, 86400);
   EXPECT_EQ(c.fleet.healthcheck_flush_interval_ms, 1000);
   EXPECT_EQ(c.fleet.healthcheck_batch_max, 32768);
-  EXPECT_EQ(c.fleet.healthchecks_kept_per_site, 100);
+  EXPECT_EQ(c.fleet.healthcheck_retention_minutes, 120);
   EXPECT_EQ(c.backup.interval_minutes, 60);
   EXPECT_EQ(c.backup.full_every_hours, 24);
   EXPECT_EQ(c.backup.retention_days, 90);
@@ -351,6 +351,23 @@ TEST(ConfigTest, FleetLateThresholdSitsBetweenAgentGapAndAlert) {
                         "longest heartbeat gap of a healthy agent (90 s"));
 }
 
+// The healthcheck a licence decides on (at most license_health_window_seconds old) must still be
+// kept: the retention covers the window.
+TEST(ConfigTest, HealthcheckRetentionCoversTheLicenceWindow) {
+  EXPECT_THAT(Rejection("[fleet]\nlicense_health_window_seconds = 3600\n"
+                        "healthcheck_retention_minutes = 59\n"),
+              HasSubstr("t.toml:3: fleet.healthcheck_retention_minutes: 59 min is shorter than "
+                        "license_health_window_seconds = 3600"));
+  Accepted("[fleet]\nlicense_health_window_seconds = 3600\nhealthcheck_retention_minutes = 60\n");
+}
+
+// A key an earlier release knew gets what replaced it, not a list of every known key.
+TEST(ConfigTest, RetiredKeyNamesItsReplacement) {
+  EXPECT_THAT(Rejection("[fleet]\nhealthchecks_kept_per_site = 100\n"),
+              HasSubstr("t.toml:2: fleet.healthchecks_kept_per_site: unknown key; this key was "
+                        "replaced by fleet.healthcheck_retention_minutes"));
+}
+
 TEST(ConfigTest, VaultSealListValidated) {
   EXPECT_THAT(Rejection("[vault]\nseal_types_allowed = []\n"),
               HasSubstr("t.toml:2: vault.seal_types_allowed: empty"));
@@ -404,7 +421,7 @@ INSTANTIATE_TEST_SUITE_P(
                                "[\"awskms\"]", "PROV_010"},
                       RuleCase{"agent", "heartbeat_interval_seconds", "61", "60", "MAINT_001"},
                       RuleCase{"fleet", "heartbeat_alert_after_seconds", "121", "120", "MAINT_002"},
-                      RuleCase{"fleet", "healthchecks_kept_per_site", "10", "11", "MAINT_001"},
+                      RuleCase{"fleet", "healthcheck_retention_minutes", "10", "11", "MAINT_001"},
                       RuleCase{"fleet", "license_health_window_seconds", "3601", "3600",
                                "PROV_022"},
                       RuleCase{"fleet", "license_health_window_seconds", "0", "1", "PROV_022"},

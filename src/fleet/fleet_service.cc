@@ -39,6 +39,13 @@ ServerResponse JsonOk(const json& j) { return ServerResponse::Json(200, j.dump()
 
 // kv key of the last healthcheck row id given (Impl::hc_last_id).
 constexpr std::string_view kHealthcheckLastIdKey = "fleet.healthchecks.last_id";
+// kv key of the pruning mark: every healthcheck row with an id at or below it is older than the
+// retention, or one a licence relied on (FlushHealthchecks). Read and written inside the batch
+// jobs, so it moves only with a committed pruning.
+constexpr std::string_view kHealthcheckPrunedThroughKey = "fleet.healthchecks.pruned_through";
+// kv key of the heartbeats_last mark: heartbeats_last.last_healthcheck_id accounts for every
+// healthcheck id at or below it (FlushJob); LoadState reads the rows above it.
+constexpr std::string_view kHeartbeatsLastThroughKey = "fleet.heartbeats_last.through_id";
 
 // Hash and equality for unordered containers keyed by std::string, looked up by string_view.
 struct StringHash {
@@ -260,12 +267,16 @@ struct FleetServer::Impl {
     int64_t last_seen = 0;
     std::optional<int64_t> last_pass_at;
     std::string report;
+    // Id of the site's latest healthcheck row (0: none known): the one a licence decides on
+    // (PROV_022). Given with the row, under mu; persisted in heartbeats_last.
+    int64_t last_healthcheck_id = 0;
   };
   using SiteTable = std::unordered_map<std::string, SiteState, StringHash, std::equal_to<>>;
   using SiteEntry = SiteTable::value_type;
 
   // A healthcheck row waiting for the next batch (FlushHealthchecks).
   struct PendingHealthcheck {
+    int64_t id;               // given in arrival order (hc_last_id)
     const std::string* site;  // key of a SiteTable entry (stable)
     int64_t received_at;
     bool passed;
@@ -283,11 +294,11 @@ struct FleetServer::Impl {
   // accepted again.
   std::optional<Error> hc_refused;
 
-  // The last healthcheck row id given: healthchecks is clustered by (site_id, id) (WITHOUT
-  // ROWID, migration 10), so the fleet gives the ids, in arrival order, and records the last one
-  // in kv (kHealthcheckLastIdKey) in the same transaction as the rows. Read by LoadState, then
-  // only by the batch jobs, which run one at a time on the store's writer thread. A batch that
-  // is rolled back leaves a gap; an id is never given twice.
+  // The last healthcheck row id given, guarded by mu: each heartbeat's row gets the next one as
+  // it joins the pending batch, so ids follow arrival order, and a site's latest id is known at
+  // once (SiteState::last_healthcheck_id). The batch jobs record the highest id they store in kv
+  // (kHealthcheckLastIdKey), read back by LoadState: an id is never given twice, even once its
+  // row was pruned. A batch that is rolled back leaves a gap.
   int64_t hc_last_id = 0;
 
   // Serialises FlushHealthchecks, so batches reach the store in the order their rows were
@@ -464,8 +475,8 @@ struct FleetServer::Impl {
     VIGIE_ASSIGN_OR_RETURN(
         auto regs, deps.store->Query("SELECT site_id, registered_at FROM site_registrations"));
     VIGIE_ASSIGN_OR_RETURN(auto lasts,
-                           deps.store->Query("SELECT site_id, last_seen, last_report, last_pass_at "
-                                             "FROM heartbeats_last"));
+                           deps.store->Query("SELECT site_id, last_seen, last_report, last_pass_at, "
+                                             "last_healthcheck_id FROM heartbeats_last"));
     VIGIE_ASSIGN_OR_RETURN(auto lics,
                            deps.store->Query("SELECT DISTINCT site_id FROM license_activations"));
     VIGIE_ASSIGN_OR_RETURN(auto last_id, deps.store->Query("SELECT value FROM kv WHERE key = ?",
@@ -480,6 +491,22 @@ struct FleetServer::Impl {
       return MakeError(ErrorCode::kInternal, "reading the last healthcheck id: no row");
     }
     VIGIE_ASSIGN_OR_RETURN(hc_last_id, last_id[0].GetInt("value"));
+    // heartbeats_last names each site's latest healthcheck as of its last flush; the rows given
+    // after that flush (a crash lost their heartbeats_last update) are read from healthchecks:
+    // the rows above the mark, a few seconds of them. Without a mark (a database migrated from
+    // version 10), every row: one scan, once.
+    VIGIE_ASSIGN_OR_RETURN(auto through, deps.store->Query("SELECT value FROM kv WHERE key = ?",
+                                                           {std::string(kHeartbeatsLastThroughKey)}));
+    int64_t through_id = 0;
+    if (!through.empty()) {
+      VIGIE_ASSIGN_OR_RETURN(through_id, through[0].GetInt("value"));
+    }
+    // The mark may name ids given to rows a crash lost before their batch: never give them again.
+    hc_last_id = std::max(hc_last_id, through_id);
+    VIGIE_ASSIGN_OR_RETURN(auto tail, deps.store->Query("SELECT site_id, MAX(id) AS id FROM "
+                                                        "healthchecks WHERE id > ? GROUP BY "
+                                                        "site_id",
+                                                        {through_id}));
     std::lock_guard lock(mu);
     for (const auto& row : lasts) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
@@ -488,6 +515,14 @@ struct FleetServer::Impl {
       VIGIE_ASSIGN_OR_RETURN(st.last_seen, row.GetInt("last_seen"));
       VIGIE_ASSIGN_OR_RETURN(st.report, row.GetText("last_report"));
       VIGIE_ASSIGN_OR_RETURN(st.last_pass_at, row.GetIntOrNull("last_pass_at"));
+      VIGIE_ASSIGN_OR_RETURN(auto hc_id, row.GetIntOrNull("last_healthcheck_id"));
+      st.last_healthcheck_id = hc_id.value_or(0);
+    }
+    for (const auto& row : tail) {
+      VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
+      VIGIE_ASSIGN_OR_RETURN(int64_t id, row.GetInt("id"));
+      SiteState& st = sites[site];
+      st.last_healthcheck_id = std::max(st.last_healthcheck_id, id);
     }
     for (const auto& row : regs) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
@@ -514,33 +549,78 @@ struct FleetServer::Impl {
       int64_t last_seen;
       std::string report;
       std::optional<int64_t> last_pass_at;
+      int64_t last_healthcheck_id;
     };
     std::vector<Last> batch;
+    int64_t through_id = 0;
     {
       std::lock_guard lock(mu);
+      // Every id up to here was given under mu before this snapshot, so the sites it names are
+      // in this batch or in an earlier flush.
+      through_id = hc_last_id;
       batch.reserve(dirty_sites.size());
       for (SiteEntry* e : dirty_sites) {
         SiteState& st = e->second;
         st.dirty = false;
-        batch.push_back(Last{e->first, st.last_seen, st.report, st.last_pass_at});
+        batch.push_back(
+            Last{e->first, st.last_seen, st.report, st.last_pass_at, st.last_healthcheck_id});
       }
       dirty_sites.clear();
     }
-    return [batch = std::move(batch)](store::Txn& txn) -> Status {
+    return [batch = std::move(batch), through_id](store::Txn& txn) -> Status {
       for (const Last& l : batch) {
         store::Value pass = l.last_pass_at ? store::Value(*l.last_pass_at) : store::Value();
+        store::Value hc_id =
+            l.last_healthcheck_id > 0 ? store::Value(l.last_healthcheck_id) : store::Value();
         VIGIE_RETURN_IF_ERROR(
-            txn.Exec("INSERT INTO heartbeats_last (site_id, last_seen, last_report, last_pass_at) "
-                     "VALUES (?, ?, ?, ?) ON CONFLICT (site_id) DO UPDATE SET last_seen = "
-                     "excluded.last_seen, last_report = excluded.last_report, last_pass_at = "
-                     "excluded.last_pass_at",
-                     {l.site, l.last_seen, l.report, pass}));
+            txn.Exec("INSERT INTO heartbeats_last (site_id, last_seen, last_report, last_pass_at, "
+                     "last_healthcheck_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (site_id) DO "
+                     "UPDATE SET last_seen = excluded.last_seen, last_report = "
+                     "excluded.last_report, last_pass_at = excluded.last_pass_at, "
+                     "last_healthcheck_id = excluded.last_healthcheck_id",
+                     {l.site, l.last_seen, l.report, pass, hc_id}));
       }
-      return OkStatus();
+      return txn.Exec(
+          "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+          "excluded.value",
+          {std::string(kHeartbeatsLastThroughKey), through_id});
     };
   }
 
   // ---- healthcheck batches -----------------------------------------------------------------
+  // Retention (in the batch job, so each batch prunes about the rows it adds, a second's worth
+  // one retention ago): drops the healthcheck rows received before `prune_before`, except those
+  // a licence relied on. Rows are in arrival order, so the old ones are the range between the
+  // pruning mark (kv, the last id already examined) and the first row still young: a range at
+  // the start of the table, with no per-site work. A clock that stepped back can only leave a
+  // row longer. `last_id`: the highest id stored so far (the range's end when all rows are old).
+  static Status PruneHealthchecks(store::Txn& txn, int64_t prune_before, int64_t last_id) {
+    VIGIE_ASSIGN_OR_RETURN(auto mark, txn.Query("SELECT value FROM kv WHERE key = ?",
+                                                {std::string(kHealthcheckPrunedThroughKey)}));
+    int64_t from = 0;  // rows above it are examined
+    if (!mark.empty()) {
+      VIGIE_ASSIGN_OR_RETURN(from, mark[0].GetInt("value"));
+    }
+    VIGIE_ASSIGN_OR_RETURN(auto young,
+                           txn.Query("SELECT id FROM healthchecks WHERE id > ? AND received_at >= "
+                                     "? ORDER BY id LIMIT 1",
+                                     {from, prune_before}));
+    int64_t to = last_id;  // last id examined: every row in (from, to] is old
+    if (!young.empty()) {
+      VIGIE_ASSIGN_OR_RETURN(int64_t first_young, young[0].GetInt("id"));
+      to = first_young - 1;
+    }
+    if (to <= from) return OkStatus();
+    VIGIE_RETURN_IF_ERROR(txn.Exec(
+        "DELETE FROM healthchecks WHERE id > ? AND id <= ? AND id NOT IN (SELECT healthcheck_id "
+        "FROM license_activations WHERE healthcheck_id > ? AND healthcheck_id <= ?)",
+        {from, to, from, to}));
+    return txn.Exec(
+        "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+        "excluded.value",
+        {std::string(kHealthcheckPrunedThroughKey), to});
+  }
+
   // Hands the pending healthcheck rows to the store as one WriteAsync job (every INSERT of the
   // batch in it, with the per-site pruning rule). Never waits for the database: callable on an
   // I/O thread. On refusal (queue full, store closed) the rows stay pending, in order, and
@@ -564,34 +644,24 @@ struct FleetServer::Impl {
       hc_pending.reserve(std::min(rows->size(), options.healthcheck_batch_max));
     }
     const size_t n = rows->size();
-    const int64_t keep = options.healthchecks_kept_per_site;
+    const int64_t prune_before =
+        ToUnixSeconds(clock().Now()) -
+        std::chrono::duration_cast<std::chrono::seconds>(options.healthcheck_retention).count();
     auto st = deps.store->WriteAsync(
-        [this, rows, keep](store::Txn& txn) -> Status {
+        [rows, prune_before](store::Txn& txn) -> Status {
           for (const PendingHealthcheck& row : *rows) {
-            const std::string& site = *row.site;
-            const int64_t id = ++hc_last_id;
             VIGIE_RETURN_IF_ERROR(txn.Exec(
                 "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (?, "
                 "?, ?, ?, ?)",
-                {id, site, row.received_at, static_cast<int64_t>(row.passed ? 1 : 0),
+                {row.id, *row.site, row.received_at, static_cast<int64_t>(row.passed ? 1 : 0),
                  row.report ? store::Value(*row.report) : store::Value()}));
-            if (id % 16 == 0) {
-              // Keep the last `keep` per site, and every healthcheck a licence relied on. The
-              // rows to drop are a range of the (site_id, id) key below the keep+1-th newest
-              // id (NULL, so nothing, while the site has at most `keep`): about 35% less CPU per
-              // pruned row than "id NOT IN (SELECT ... LIMIT keep)", which builds a temporary
-              // set of the kept ids at every pruning.
-              VIGIE_RETURN_IF_ERROR(txn.Exec(
-                  "DELETE FROM healthchecks WHERE site_id = ? AND id <= (SELECT id FROM "
-                  "healthchecks WHERE site_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?) AND id NOT IN "
-                  "(SELECT healthcheck_id FROM license_activations WHERE site_id = ?)",
-                  {site, site, keep, site}));
-            }
           }
-          return txn.Exec(
+          const int64_t last_id = rows->back().id;  // rows are in id order
+          VIGIE_RETURN_IF_ERROR(txn.Exec(
               "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
               "excluded.value",
-              {std::string(kHealthcheckLastIdKey), hc_last_id});
+              {std::string(kHealthcheckLastIdKey), last_id}));
+          return PruneHealthchecks(txn, prune_before, last_id);
         },
         [this, n](Status st) {
           if (!st) {
@@ -903,7 +973,9 @@ struct FleetServer::Impl {
       } else {
         std::optional<std::string> kept;
         if (!passed || !st.licensed) kept.emplace(r.body);
-        hc_pending.push_back(PendingHealthcheck{&entry.first, now, passed, std::move(kept)});
+        const int64_t id = ++hc_last_id;
+        st.last_healthcheck_id = id;
+        hc_pending.push_back(PendingHealthcheck{id, &entry.first, now, passed, std::move(kept)});
         flush = hc_pending.size() >= options.healthcheck_batch_max;
       }
     }
@@ -942,6 +1014,20 @@ struct FleetServer::Impl {
                                           " is not registered; a licence is activated only on a "
                                           "registered site with a passing healthcheck"});
     }
+    // The site's latest healthcheck, as given when its heartbeat arrived (a heartbeat arriving
+    // from now on is not this decision's).
+    int64_t hc_id = 0;
+    {
+      std::lock_guard lock(mu);
+      auto it = sites.find(site);
+      if (it != sites.end()) hc_id = it->second.last_healthcheck_id;
+    }
+    if (hc_id == 0) {
+      return ServerResponse::Error(
+          Error{ErrorCode::kConflict, "PROV_022: site " + site +
+                                          " has sent no healthcheck yet; the licence is activated "
+                                          "only after a passing healthcheck"});
+    }
     // PROV_022 decides on committed rows, the latest heartbeat's included: hand the pending batch
     // to the store first; the Store::Write below runs after it.
     if (auto flushed = FlushHealthchecks(); !flushed) {
@@ -952,19 +1038,20 @@ struct FleetServer::Impl {
     }
     const WallTime now = clock().Now();
     const int64_t window = options.license_health_window.count();
-    int64_t hc_id = 0, hc_at = 0;
+    int64_t hc_at = 0;
     auto st = deps.store->Write([&](store::Txn& txn) -> Status {
       VIGIE_ASSIGN_OR_RETURN(auto rows,
-                             txn.Query("SELECT id, received_at, passed FROM healthchecks WHERE "
-                                       "site_id = ? ORDER BY id DESC LIMIT 1",
-                                       {site}));
+                             txn.Query("SELECT received_at, passed FROM healthchecks WHERE id = ? "
+                                       "AND site_id = ?",
+                                       {hc_id, site}));
       if (rows.empty()) {
+        // Its batch was not stored (the store refused or failed it), or it was pruned: the
+        // decision needs that row; the next heartbeat brings a new one.
         return MakeError(ErrorCode::kConflict,
-                         "PROV_022: site " + site +
-                             " has sent no healthcheck yet; the licence is activated only after "
-                             "a passing healthcheck");
+                         "PROV_022: the latest healthcheck of site " + site + " (#" +
+                             std::to_string(hc_id) +
+                             ") is not in the database; wait for the next heartbeat and retry");
       }
-      VIGIE_ASSIGN_OR_RETURN(hc_id, rows[0].GetInt("id"));
       VIGIE_ASSIGN_OR_RETURN(hc_at, rows[0].GetInt("received_at"));
       VIGIE_ASSIGN_OR_RETURN(int64_t passed, rows[0].GetInt("passed"));
       if (passed == 0) {
@@ -1278,7 +1365,7 @@ FleetServerOptions FleetOptionsFromConfig(const config::Config& c) {
   o.license_health_window = std::chrono::seconds(c.fleet.license_health_window_seconds);
   o.healthcheck_flush_interval = std::chrono::milliseconds(c.fleet.healthcheck_flush_interval_ms);
   o.healthcheck_batch_max = static_cast<size_t>(c.fleet.healthcheck_batch_max);
-  o.healthchecks_kept_per_site = static_cast<int>(c.fleet.healthchecks_kept_per_site);
+  o.healthcheck_retention = std::chrono::minutes(c.fleet.healthcheck_retention_minutes);
   o.webhook_url = c.alerting.sms_webhook_url;
   return o;
 }

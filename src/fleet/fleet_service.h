@@ -99,18 +99,19 @@ struct FleetServerOptions {
   // Healthcheck rows are written in batches: one WriteAsync job every healthcheck_flush_interval
   // (through the Env clock), or as soon as healthcheck_batch_max rows are pending. Both > 0.
   // From [fleet] healthcheck_flush_interval_ms / healthcheck_batch_max (io_threads from
-  // [server], healthchecks_kept_per_site from [fleet]).
-  // A batch is one transaction, and its commit writes every page it dirtied to the WAL once:
-  // the rows of a batch land all over the table (clustered by site), so fewer, larger batches
-  // write each page once for many rows (docs/PERFORMANCE.md, session 4: 250 ms and 2048 rows
-  // cost 35-37 us of server CPU per heartbeat, 1 s and 32768 rows 29-31 us).
+  // [server]).
+  // A batch is one transaction, and each commit costs a WAL sync and its share of checkpoints,
+  // so fewer, larger batches cost less per row (docs/PERFORMANCE.md, session 4: 250 ms and 2048
+  // rows cost 35-37 us of server CPU per heartbeat, 1 s and 32768 rows 29-31 us).
   std::chrono::milliseconds healthcheck_flush_interval{1000};
   size_t healthcheck_batch_max = 32768;
   std::chrono::milliseconds tick_interval{1000};   // liveness deadline queue
   // MAINT_003: how often the server re-checks its own /metrics rendering (metrics_selfcheck.h);
   // the first check runs at start.
   std::chrono::milliseconds metrics_selfcheck_interval{60000};
-  int healthchecks_kept_per_site = 100;            // older rows pruned (unless used by a licence)
+  // Healthcheck rows received longer ago are pruned, except those a licence relied on; the
+  // batch jobs prune (docs/PERFORMANCE.md, run K). From [fleet] healthcheck_retention_minutes.
+  std::chrono::minutes healthcheck_retention{120};
 
   std::string webhook_url;  // alert notifications; empty = none
 

@@ -95,6 +95,21 @@ class FleetServerTest : public ::testing::Test {
     base_ = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(server_->port());
   }
 
+  // Stops the server and starts another on the same store and data dir (the token file is
+  // reused), with default options.
+  void Restart() {
+    server_->Stop();
+    server_.reset();
+    FleetServerOptions o;
+    o.listen_address = "127.0.0.1:0";
+    o.tls = false;
+    o.data_dir = dir_.path();
+    auto again = StartFleetServer(std::move(o), FleetDeps{env_, store_.get(), &secrets_, nullptr});
+    ASSERT_TRUE(again) << again.error().ToString();
+    server_ = std::move(*again);
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+
   http::HttpResponse Post(const std::string& signer, const std::string& path, std::string body,
                           std::optional<WallTime> at = std::nullopt,
                           http::Headers* sent = nullptr) {
@@ -421,22 +436,9 @@ TEST_F(FleetServerTest, LastSeenFlushedAndReloadedAfterRestart) {
   EXPECT_EQ((*again)->tracker().Get("site-a")->state, SiteLiveness::kDown);
 }
 
-// The fleet manager gives healthcheck ids (the table is clustered by (site_id, id)): in arrival
-// order, recorded in kv with each batch, and never given twice across restarts -- also on a
+// The fleet manager gives healthcheck ids: in arrival order, recorded in kv with each batch, and never given twice across restarts -- also on a
 // database where the last id was not recorded yet (migrated from version 9).
 TEST_F(FleetServerTest, HealthcheckIdsGoOnAfterARestart) {
-  auto restart = [&] {
-    server_->Stop();
-    server_.reset();
-    FleetServerOptions o;
-    o.listen_address = "127.0.0.1:0";
-    o.tls = false;
-    o.data_dir = dir_.path();
-    auto again = StartFleetServer(std::move(o), FleetDeps{env_, store_.get(), &secrets_, nullptr});
-    ASSERT_TRUE(again) << again.error().ToString();
-    server_ = std::move(*again);
-    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
-  };
   Start();
   Register("site-a");
   Register("site-b");
@@ -444,7 +446,7 @@ TEST_F(FleetServerTest, HealthcheckIdsGoOnAfterARestart) {
   ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kHealthy)).status, 200);
   ASSERT_TRUE(server_->FlushNow());
   EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.last_id'"), 2);
-  restart();
+  Restart();
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   ASSERT_TRUE(server_->FlushNow());
   EXPECT_EQ(Count("SELECT MAX(id) AS n FROM healthchecks WHERE site_id = 'site-a'"), 3);
@@ -452,7 +454,7 @@ TEST_F(FleetServerTest, HealthcheckIdsGoOnAfterARestart) {
   ASSERT_TRUE(store_->Write([](store::Txn& t) {
     return t.Exec("DELETE FROM kv WHERE key = 'fleet.healthchecks.last_id'");
   }));
-  restart();
+  Restart();
   ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kHealthy)).status, 200);
   ASSERT_TRUE(server_->FlushNow());
   auto rows = store_->Query("SELECT id, site_id FROM healthchecks ORDER BY id");
@@ -537,10 +539,10 @@ TEST_F(FleetServerTest, HealthcheckBatchMaxTriggersAnEarlyFlush) {
   EXPECT_EQ(Count(kHealthchecks), 3);
 }
 
-// Pruning (every 16th row id prunes that row's site): a site keeps its newest
-// healthchecks_kept_per_site rows plus every row a licence relied on; other sites are untouched.
-TEST_F(FleetServerTest, PruningKeepsTheNewestRowsAndTheLicencedOne) {
-  Start(false, [](FleetServerOptions& o) { o.healthchecks_kept_per_site = 5; });
+// Pruning by age: the batches drop every healthcheck received more than healthcheck_retention
+// ago, of every site alike, except the rows a licence relied on.
+TEST_F(FleetServerTest, PruningDropsRowsOlderThanTheRetentionButTheLicencedOne) {
+  Start(false, [](FleetServerOptions& o) { o.healthcheck_retention = std::chrono::minutes(20); });
   Register("site-a");
   Register("site-b");
   ASSERT_EQ(Post("site-b", "/v1/sites/site-b/heartbeat", std::string(kHealthy)).status, 200);
@@ -549,18 +551,95 @@ TEST_F(FleetServerTest, PruningKeepsTheNewestRowsAndTheLicencedOne) {
   ASSERT_EQ(lic.status, 200) << lic.body;
   const int64_t licenced = json::parse(lic.body)["healthcheck_id"].get<int64_t>();
   ASSERT_EQ(licenced, 2);
-  for (int i = 0; i < 38; ++i) {  // ids 3..40: site-a is pruned when ids 16 and 32 are written
+  for (int i = 1; i <= 30; ++i) {  // ids 3..32, one a minute: the batches prune as they go
+    clock_.Advance(seconds(60));
     ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   }
-  ASSERT_TRUE(server_->FlushNow());
-  auto rows = store_->Query("SELECT id FROM healthchecks WHERE site_id = 'site-a' ORDER BY id");
+  ASSERT_TRUE(server_->FlushNow());  // 30 min in: rows before minute 10 are older than 20 min
+  auto rows = store_->Query("SELECT id FROM healthchecks ORDER BY id");
   ASSERT_TRUE(rows);
   std::vector<int64_t> ids;
   for (const auto& r : *rows) ids.push_back(*r.GetInt("id"));
-  std::vector<int64_t> want = {2};  // the licence's row, then the 5 newest at id 32, then 33..40
-  for (int64_t id = 28; id <= 40; ++id) want.push_back(id);
+  std::vector<int64_t> want = {2};  // the licence's row, then minutes 10..30 (ids 12..32)
+  for (int64_t id = 12; id <= 32; ++id) want.push_back(id);
   EXPECT_EQ(ids, want);
-  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM healthchecks WHERE site_id = 'site-b'"), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM healthchecks WHERE site_id = 'site-b'"), 0);
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"),
+            11);
+  // A pruning that fails is rolled back with its batch: the mark does not move past rows it
+  // did not delete.
+  ASSERT_TRUE(store_->Write([](store::Txn& txn) {
+    return txn.Exec(
+        "CREATE TRIGGER fail_prune BEFORE DELETE ON healthchecks BEGIN SELECT "
+        "RAISE(ABORT, 'injected failure'); END");
+  }));
+  clock_.Advance(seconds(120));
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"),
+            11);
+  EXPECT_EQ(Count("SELECT MIN(id) AS n FROM healthchecks WHERE id > 2"), 12);
+  ASSERT_TRUE(
+      store_->Write([](store::Txn& txn) { return txn.Exec("DROP TRIGGER fail_prune"); }));
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());  // 32 min in: minutes 10 and 11 go
+  EXPECT_EQ(Count("SELECT MIN(id) AS n FROM healthchecks WHERE id > 2"), 14);
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"),
+            13);
+}
+
+// A licence decides on the site's latest healthcheck, also right after a restart that followed
+// a crash: heartbeats_last may name an older row than the latest stored (its flush comes every
+// few seconds); the rows above its mark are read back at start.
+TEST_F(FleetServerTest, ActivationAfterARestartSeesTheLatestHealthcheck) {
+  Start();
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());  // row 1 and heartbeats_last (naming row 1, mark 1)
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kUnhealthy)).status, 200);
+  clock_.Advance(kHcFlush);  // row 2 stored; heartbeats_last not flushed yet
+  Sync();
+  EXPECT_EQ(Count("SELECT last_healthcheck_id AS n FROM heartbeats_last"), 1);
+  for (bool mark_lost : {false, true}) {
+    SCOPED_TRACE(mark_lost ? "no heartbeats_last mark (migrated database)" : "after a crash");
+    server_->Stop();
+    // What the crash left: heartbeats_last and its mark as of row 1 (Stop flushed them).
+    ASSERT_TRUE(store_->Write([&](store::Txn& t) -> Status {
+      VIGIE_RETURN_IF_ERROR(t.Exec("UPDATE heartbeats_last SET last_healthcheck_id = 1"));
+      return mark_lost ? t.Exec("DELETE FROM kv WHERE key = 'fleet.heartbeats_last.through_id'")
+                       : t.Exec("UPDATE kv SET value = 1 WHERE key = "
+                                "'fleet.heartbeats_last.through_id'");
+    }));
+    Restart();
+    auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+    EXPECT_EQ(lic.status, 409) << lic.body;
+    EXPECT_NE(Message(lic).find("(#2) failed"), std::string::npos) << lic.body;
+  }
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  ASSERT_EQ(lic.status, 200) << lic.body;
+  EXPECT_EQ(json::parse(lic.body)["healthcheck_id"].get<int64_t>(), 3);
+}
+
+// The row a licence would decide on is missing (its batch failed): refused, naming it.
+TEST_F(FleetServerTest, ActivationRefusedWhenTheLatestHealthcheckWasNotStored) {
+  Start();
+  Register("site-a");
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  ASSERT_TRUE(server_->FlushNow());
+  ASSERT_TRUE(store_->Write([](store::Txn& txn) {
+    return txn.Exec(
+        "CREATE TRIGGER fail_healthchecks BEFORE INSERT ON healthchecks BEGIN SELECT "
+        "RAISE(ABORT, 'injected failure'); END");
+  }));
+  ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
+  auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");
+  EXPECT_EQ(lic.status, 409) << lic.body;
+  EXPECT_NE(Message(lic).find("PROV_022: the latest healthcheck of site site-a (#2) is not in the "
+                              "database"),
+            std::string::npos)
+      << lic.body;
+  EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM license_activations"), 0);
 }
 
 // A healthcheck row keeps its report while the site holds no licence (so the row a licence
@@ -662,19 +741,19 @@ TEST(FleetOptionsFromConfigTest, TuningKeysAreMapped) {
   c.server.io_threads = 6;
   c.fleet.healthcheck_flush_interval_ms = 2500;
   c.fleet.healthcheck_batch_max = 4096;
-  c.fleet.healthchecks_kept_per_site = 40;
+  c.fleet.healthcheck_retention_minutes = 40;
   const FleetServerOptions o = FleetOptionsFromConfig(c);
   EXPECT_EQ(o.io_threads, 6);
   EXPECT_EQ(o.healthcheck_flush_interval, std::chrono::milliseconds(2500));
   EXPECT_EQ(o.healthcheck_batch_max, 4096u);
-  EXPECT_EQ(o.healthchecks_kept_per_site, 40);
+  EXPECT_EQ(o.healthcheck_retention, std::chrono::minutes(40));
   // Defaults: the same as the options' own.
   const FleetServerOptions d = FleetOptionsFromConfig(config::Config{});
   const FleetServerOptions built;
   EXPECT_EQ(d.io_threads, built.io_threads);
   EXPECT_EQ(d.healthcheck_flush_interval, built.healthcheck_flush_interval);
   EXPECT_EQ(d.healthcheck_batch_max, built.healthcheck_batch_max);
-  EXPECT_EQ(d.healthchecks_kept_per_site, built.healthchecks_kept_per_site);
+  EXPECT_EQ(d.healthcheck_retention, built.healthcheck_retention);
 }
 
 }  // namespace

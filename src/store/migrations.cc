@@ -291,6 +291,33 @@ INSERT INTO healthchecks_v10 (id, site_id, received_at, passed, report)
 DROP TABLE healthchecks;
 ALTER TABLE healthchecks_v10 RENAME TO healthchecks;
 )sql"},
+      // healthchecks, rebuilt once more: a rowid table in arrival order, with no per-site index.
+      // A batch's rows are appended at the end of one b-tree, and pruning by age drops a range at
+      // its start (src/fleet/fleet_service.h, "Healthchecks"): the pages a batch writes grow
+      // with its rows, not with the sites in it (one page per site with the clustered table:
+      // 4 KiB per heartbeat for a large fleet; docs/PERFORMANCE.md, run K). The latest row of a
+      // site is found by id, remembered in heartbeats_last.last_healthcheck_id; the rows a
+      // licence relied on are found by license_activations_healthcheck when pruning skips them.
+      // Every existing row is kept with its id.
+      {11, "healthchecks_by_arrival",
+       R"sql(
+ALTER TABLE heartbeats_last ADD COLUMN last_healthcheck_id INTEGER;
+UPDATE heartbeats_last SET last_healthcheck_id = latest.id
+  FROM (SELECT site_id, MAX(id) AS id FROM healthchecks GROUP BY site_id) AS latest
+  WHERE latest.site_id = heartbeats_last.site_id;
+CREATE TABLE healthchecks_v11 (
+  id INTEGER PRIMARY KEY,
+  site_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  passed INTEGER NOT NULL,
+  report TEXT
+);
+INSERT INTO healthchecks_v11 (id, site_id, received_at, passed, report)
+  SELECT id, site_id, received_at, passed, report FROM healthchecks ORDER BY id;
+DROP TABLE healthchecks;
+ALTER TABLE healthchecks_v11 RENAME TO healthchecks;
+CREATE INDEX license_activations_healthcheck ON license_activations(healthcheck_id);
+)sql"},
   };
   return kMigrations;
 }

@@ -119,9 +119,11 @@ TEST_F(SqliteStoreTest, HealthchecksBySiteMigrationKeepsEveryRow) {
       return OkStatus();
     }));
   }
-  auto s = OpenOrDie();
+  std::vector<Migration> v10(all.begin(), all.begin() + 10);
+  o.migrations = &v10;
+  auto s = OpenOrDie(o);
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->SchemaVersion(), static_cast<int>(all.size()));
+  EXPECT_EQ(s->SchemaVersion(), 10);
   auto rows =
       s->Query("SELECT id, site_id, received_at, passed, report FROM healthchecks ORDER BY id");
   ASSERT_TRUE(rows) << rows.error().ToString();
@@ -148,6 +150,62 @@ TEST_F(SqliteStoreTest, HealthchecksBySiteMigrationKeepsEveryRow) {
         "INSERT INTO healthchecks (site_id, received_at, passed, report) VALUES ('s1', 140, 1, "
         "NULL)");
   }));
+}
+
+// Migration 11 rebuilds healthchecks as a rowid table in arrival order (ids kept), names each
+// site's latest row in heartbeats_last, and indexes the licences by the healthcheck they name.
+TEST_F(SqliteStoreTest, HealthchecksByArrivalMigrationKeepsRowsAndNamesTheLatest) {
+  const std::vector<Migration>& all = AllMigrations();
+  ASSERT_GE(all.size(), 11u);
+  ASSERT_EQ(all[10].name, "healthchecks_by_arrival");
+  std::vector<Migration> v10(all.begin(), all.begin() + 10);
+  auto o = Options();
+  o.migrations = &v10;
+  {
+    auto s = OpenOrDie(o);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->Write([](Txn& t) -> Status {
+      VIGIE_RETURN_IF_ERROR(t.Exec(
+          "INSERT INTO healthchecks (id, site_id, received_at, passed, report) VALUES (3, 's2', "
+          "100, 1, '{}'), (4, 's1', 101, 1, NULL), (7, 's1', 102, 0, '{\"a\":1}'), (8, 's2', "
+          "103, 1, NULL)"));
+      VIGIE_RETURN_IF_ERROR(t.Exec(
+          "INSERT INTO heartbeats_last (site_id, last_seen, last_report, last_pass_at) VALUES "
+          "('s1', 102, '{}', 101), ('s2', 103, '{}', 103), ('s3', 50, '{}', NULL)"));
+      return t.Exec(
+          "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
+          "healthcheck_at) VALUES ('s2', 100, 3, 100)");
+    }));
+  }
+  auto s = OpenOrDie();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->SchemaVersion(), static_cast<int>(all.size()));
+  auto rows = s->Query("SELECT rowid AS r, id, site_id, report FROM healthchecks ORDER BY rowid");
+  ASSERT_TRUE(rows) << rows.error().ToString();
+  std::vector<std::string> got;
+  for (const auto& r : *rows) {
+    EXPECT_EQ(*r.GetInt("r"), *r.GetInt("id"));  // the id is the rowid: arrival order
+    got.push_back(std::to_string(*r.GetInt("id")) + *r.GetText("site_id"));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"3s2", "4s1", "7s1", "8s2"}));
+  EXPECT_EQ(*(*rows)[2].GetText("report"), "{\"a\":1}");
+  EXPECT_TRUE(*(*rows)[1].IsNull("report"));
+  auto lasts =
+      s->Query("SELECT site_id, last_healthcheck_id FROM heartbeats_last ORDER BY site_id");
+  ASSERT_TRUE(lasts) << lasts.error().ToString();
+  ASSERT_EQ(lasts->size(), 3u);
+  EXPECT_EQ(*(*lasts)[0].GetInt("last_healthcheck_id"), 7);
+  EXPECT_EQ(*(*lasts)[1].GetInt("last_healthcheck_id"), 8);
+  EXPECT_TRUE(*(*lasts)[2].IsNull("last_healthcheck_id"));  // no row of s3
+  // No per-site index on healthchecks; licences are found by the healthcheck they name.
+  EXPECT_EQ(Count(*s,
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                  "'healthchecks' AND sql IS NOT NULL"),
+            0);
+  EXPECT_EQ(Count(*s,
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = "
+                  "'license_activations_healthcheck'"),
+            1);
 }
 
 TEST_F(SqliteStoreTest, FailingMigrationIsRolledBackEntirely) {
