@@ -193,7 +193,12 @@ struct AgentMetricsEvidence {
 struct FleetSiteEvidence {
   std::optional<WallTime> registered_at;  // nullopt: never registered
   std::string registered_package_id;
-  std::vector<HealthcheckEvidence> healthchecks;  // the recorded ones, oldest first
+  // The recorded ones, oldest first: those of the fleet manager's retention window
+  // (fleet.healthcheck_retention_minutes), plus those a licence relied on.
+  std::vector<HealthcheckEvidence> healthchecks;
+  // The site's last heartbeat (heartbeats_last): it outlives the pruned rows, so a site silent
+  // for longer than the retention still shows its silence. nullopt: none recorded.
+  std::optional<WallTime> last_heartbeat_at;
   std::vector<LicenseActivationEvidence> activations;
   std::vector<AlertEvidence> alerts;  // oldest first
 

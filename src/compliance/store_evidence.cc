@@ -658,6 +658,13 @@ constexpr std::string_view kActivations =
     "SELECT site_id, id, activated_at, healthcheck_id, healthcheck_at FROM license_activations ";
 constexpr std::string_view kAlerts =
     "SELECT site_id, id, rule, severity, state, started_at, resolved_at FROM alerts ";
+constexpr std::string_view kLastHeartbeats = "SELECT site_id, last_seen FROM heartbeats_last ";
+
+vigie::Status SetLastHeartbeat(const store::Row& row, FleetSiteEvidence& out) {
+  VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("last_seen"));
+  out.last_heartbeat_at = FromUnixSeconds(at);
+  return {};
+}
 
 }  // namespace
 
@@ -678,6 +685,8 @@ std::optional<FleetSiteEvidence> StoreEvidence::FleetSite(std::string_view site)
       VIGIE_ASSIGN_OR_RETURN(int64_t at, reg[0].GetInt("registered_at"));
       out.registered_at = FromUnixSeconds(at);
     }
+    // healthchecks has no per-site index (its batches append in arrival order): this reads the
+    // table once, about 70 ns a row (0.5 s for 7 M rows on the benchmark machine).
     VIGIE_ASSIGN_OR_RETURN(
         store::Rows hcs,
         store_.Query(std::string(kHealthchecks) + "WHERE site_id = ? ORDER BY id", {id}));
@@ -699,13 +708,19 @@ std::optional<FleetSiteEvidence> StoreEvidence::FleetSite(std::string_view site)
       VIGIE_ASSIGN_OR_RETURN(AlertEvidence a, AlertFromRow(row));
       out.alerts.push_back(a);
     }
+    VIGIE_ASSIGN_OR_RETURN(store::Rows last,
+                           store_.Query(std::string(kLastHeartbeats) + "WHERE site_id = ?", {id}));
+    if (!last.empty()) {
+      VIGIE_RETURN_IF_ERROR(SetLastHeartbeat(last[0], out));
+    }
     LinkActivations(out);
     return out;
   };
   auto result = run();
   if (!result) {
     error_ = result.error().Wrap(
-        "reading the site_registrations / healthchecks / license_activations / alerts tables");
+        "reading the site_registrations / healthchecks / license_activations / alerts / "
+        "heartbeats_last tables");
     return std::nullopt;
   }
   return std::move(*result);
@@ -745,19 +760,25 @@ void StoreEvidence::LoadFleet() {
       VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("registered_at"));
       out.registered_at = FromUnixSeconds(at);
     }
-    // healthchecks is clustered by (site_id, id): that order is its own, with no sort; the
-    // others are rowid tables, read in rowid order.
-    VIGIE_RETURN_IF_ERROR(append(kHealthchecks, "ORDER BY site_id, id",
-                                 &FleetSiteEvidence::healthchecks, HealthcheckFromRow));
+    // Every table is read in its own (rowid) order, with no sort: healthchecks is in arrival
+    // order, so its rows interleave the sites; each site's stay in ascending ids.
+    VIGIE_RETURN_IF_ERROR(append(kHealthchecks, "ORDER BY id", &FleetSiteEvidence::healthchecks,
+                                 HealthcheckFromRow));
     VIGIE_RETURN_IF_ERROR(
         append(kActivations, "ORDER BY id", &FleetSiteEvidence::activations, ActivationFromRow));
     VIGIE_RETURN_IF_ERROR(append(kAlerts, "ORDER BY id", &FleetSiteEvidence::alerts, AlertFromRow));
+    VIGIE_ASSIGN_OR_RETURN(store::Rows lasts, store_.Query(kLastHeartbeats));
+    for (const auto& row : lasts) {
+      VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));
+      VIGIE_RETURN_IF_ERROR(SetLastHeartbeat(row, table.by_site[site]));
+    }
     for (auto& [site, evidence] : table.by_site) LinkActivations(evidence);
     return {};
   };
   if (auto status = run(); !status) {
     error_ = status.error().Wrap(
-        "reading the site_registrations / healthchecks / license_activations / alerts tables");
+        "reading the site_registrations / healthchecks / license_activations / alerts / "
+        "heartbeats_last tables");
     table.failed = true;
     table.by_site.clear();
   }

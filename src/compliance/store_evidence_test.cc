@@ -145,6 +145,10 @@ class StoreEvidenceBulkTest : public ::testing::Test {
     healthcheck("s1", 400, 1);  // id 1
     healthcheck("s2", 410, 0);  // id 2
     healthcheck("s1", 420, 0);  // id 3
+    // The last heartbeats: s1's, and s3's, whose rows aged out of the retention.
+    Exec(
+        "INSERT INTO heartbeats_last (site_id, last_seen, last_report, last_pass_at, "
+        "last_healthcheck_id) VALUES ('s1', 425, '{}', 400, 3), ('s3', 90, '{}', 90, NULL)");
     auto activation = [&](std::string site, int64_t hc) {
       Exec(
           "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
@@ -234,6 +238,9 @@ TEST_F(StoreEvidenceBulkTest, BulkReadsAnswerWhatThePerSiteQueriesAnswer) {
   EXPECT_FALSE(fleet->activations[1].healthcheck.has_value());
   EXPECT_FALSE(ev.FleetSite("s2")->activations[0].healthcheck.has_value());
   EXPECT_EQ(fleet->alerts.size(), 2u);
+  EXPECT_EQ(fleet->last_heartbeat_at, FromUnixSeconds(425));
+  EXPECT_EQ(ev.FleetSite("s3")->last_heartbeat_at, FromUnixSeconds(90));
+  EXPECT_FALSE(ev.FleetSite("s2")->last_heartbeat_at.has_value());
   ev.EndEvaluation();
 }
 

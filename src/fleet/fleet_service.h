@@ -22,9 +22,18 @@
 //        accepted again; the agent backs off.
 //   POST /v1/sites/{id}/license/activate  site-signed or operator token. PROV_022: 409 naming
 //        PROV_022 unless the site's latest healthcheck passed within license_health_window; the
-//        healthcheck used is recorded with the activation. The pending healthcheck batch is
-//        handed to the store first (503 if the store refuses it), so the decision is taken on
-//        committed rows, the latest heartbeat's included.
+//        healthcheck used is recorded with the activation. The latest is the row given to the
+//        site's last heartbeat (its id is known in memory, and in heartbeats_last across
+//        restarts); the pending healthcheck batch is handed to the store first (503 if the store
+//        refuses it), so the decision is taken on that committed row (409 naming it if its batch
+//        failed: the next heartbeat brings another).
+//
+// Healthchecks: the table holds the rows in arrival order (ids given by the server), with no
+// per-site index, so a batch appends its rows at the end of one b-tree. Each batch also prunes
+// the rows received more than healthcheck_retention ago, of every site alike, except those a
+// licence relied on: a range at the table's start, from a kv mark to the first young row. A
+// site silent for longer than the retention keeps no rows, and its last heartbeat stays in
+// heartbeats_last (the compliance checks read it: MAINT_001/002).
 //   GET  /v1/sites, GET /v1/sites/{id}    operator token (Authorization: Bearer <token>).
 //   GET  /v1/compliance[?site=ID&rule=ID&rule=ID]  operator token. The compliance report of
 //        `vigie compliance check --format json` for the same selection (compliance_feed.h),

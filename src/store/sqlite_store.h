@@ -28,8 +28,9 @@ struct SqliteOptions {
   int read_connections = 4;          // size of the read-connection pool (>= 1)
   size_t max_queued_writes = 65536;  // WriteAsync beyond this fails with kResourceExhausted
   // Page cache of the writer's connection (PRAGMA cache_size), in KiB (>= 0; 0 = SQLite's
-  // default of 2 MiB). Inserts at random places of a large b-tree (healthchecks, clustered by
-  // site) re-read evicted pages from the OS on every batch with the default.
+  // default of 2 MiB). Batches that touch one row per site all over a large b-tree (the fleet's
+  // heartbeats_last upserts; healthchecks until migration 11) re-read evicted pages from the OS
+  // on every batch with the default.
   int writer_cache_kib = 64 * 1024;
   // WAL pages after which a commit checkpoints them into the database (PRAGMA
   // wal_autocheckpoint, >= 1). SQLite's default, 1000 (4 MiB), means dozens of checkpoints -- each

@@ -36,9 +36,33 @@ int64_t Seconds(WallTime later, WallTime earlier) {
   return std::chrono::duration_cast<std::chrono::seconds>(later - earlier).count();
 }
 
+// The site's last heartbeat: its newest healthcheck row, or its heartbeats_last record when that
+// is newer or when the rows aged out of the fleet manager's retention.
+std::optional<WallTime> LastHeartbeat(const FleetSiteEvidence& fleet) {
+  std::optional<WallTime> last = fleet.last_heartbeat_at;
+  if (!fleet.healthchecks.empty() && (!last || fleet.healthchecks.back().received_at > *last)) {
+    last = fleet.healthchecks.back().received_at;
+  }
+  return last;
+}
+
 // MAINT_001: from the healthchecks the fleet manager stores for each accepted heartbeat.
 CheckResult Check_MAINT_001(const RuleInfo&, EvidenceSource& evidence, std::string_view site) {
   auto fleet = evidence.FleetSite(site);
+  const int64_t alert_after = ConfigSeconds(evidence, "fleet.heartbeat_alert_after_seconds", 120);
+  const std::optional<WallTime> last = fleet ? LastHeartbeat(*fleet) : std::nullopt;
+  if (fleet && fleet->healthchecks.size() < 2 && last &&
+      Seconds(evidence.Now(), *last) > alert_after) {
+    // Its rows aged out (healthchecks are kept fleet.healthcheck_retention_minutes).
+    const int64_t silence = Seconds(evidence.Now(), *last);
+    return Fail(fmt::format("site {} is not live: last heartbeat {} s ago", site, silence),
+                fmt::format("check the agent of site {} and its network path to the fleet "
+                            "manager",
+                            site),
+                {{"last_heartbeat", FormatRfc3339(*last)},
+                 {"seconds_since_last", std::to_string(silence)},
+                 {"healthchecks_recorded", std::to_string(fleet->healthchecks.size())}});
+  }
   if (!fleet || fleet->healthchecks.size() < 2) {
     return NoEvidence(fmt::format("fewer than two heartbeats recorded for site {}", site),
                       fmt::format("start the agent of site {} (it registers and sends a "
@@ -47,15 +71,14 @@ CheckResult Check_MAINT_001(const RuleInfo&, EvidenceSource& evidence, std::stri
   }
   const auto& hcs = fleet->healthchecks;
   const int64_t limit = 60 + kHeartbeatToleranceSeconds;
-  const int64_t alert_after = ConfigSeconds(evidence, "fleet.heartbeat_alert_after_seconds", 120);
-  const int64_t silence = Seconds(evidence.Now(), hcs.back().received_at);
+  const int64_t silence = Seconds(evidence.Now(), *last);
   int64_t max_interval = 0;
   const size_t first = hcs.size() > kRecentIntervals + 1 ? hcs.size() - kRecentIntervals - 1 : 0;
   for (size_t i = first + 1; i < hcs.size(); ++i) {
     max_interval = std::max(max_interval, Seconds(hcs[i].received_at, hcs[i - 1].received_at));
   }
   std::vector<EvidenceItem> items = {
-      {"last_heartbeat", FormatRfc3339(hcs.back().received_at)},
+      {"last_heartbeat", FormatRfc3339(*last)},
       {"seconds_since_last", std::to_string(silence)},
       {"intervals_examined", std::to_string(hcs.size() - 1 - first)},
       {"max_interval_seconds", std::to_string(max_interval)},
@@ -79,10 +102,12 @@ CheckResult Check_MAINT_001(const RuleInfo&, EvidenceSource& evidence, std::stri
 }
 
 // MAINT_002: every gap > threshold between recorded heartbeats has a MAINT_002 alert that
-// started inside the gap and was resolved; a current silence > threshold has a firing alert.
+// started inside the gap and was resolved; a current silence > threshold has a firing alert
+// (also once the silent site's rows aged out: its last heartbeat is in heartbeats_last).
 CheckResult Check_MAINT_002(const RuleInfo&, EvidenceSource& evidence, std::string_view site) {
   auto fleet = evidence.FleetSite(site);
-  if (!fleet || fleet->healthchecks.empty()) {
+  const std::optional<WallTime> last = fleet ? LastHeartbeat(*fleet) : std::nullopt;
+  if (!last) {
     return NoEvidence(fmt::format("no heartbeat recorded for site {}", site),
                       fmt::format("start the agent of site {}", site));
   }
@@ -109,12 +134,12 @@ CheckResult Check_MAINT_002(const RuleInfo&, EvidenceSource& evidence, std::stri
                                    FormatRfc3339(hcs[i - 1].received_at)));
     }
   }
-  const int64_t silence = Seconds(evidence.Now(), hcs.back().received_at);
+  const int64_t silence = Seconds(evidence.Now(), *last);
   if (silence > threshold) {
     ++gaps;
-    if (!has_alert(hcs.back().received_at, std::nullopt, /*resolved=*/false)) {
+    if (!has_alert(*last, std::nullopt, /*resolved=*/false)) {
       missed.push_back(fmt::format("current silence of {} s since {} has no firing alert", silence,
-                                   FormatRfc3339(hcs.back().received_at)));
+                                   FormatRfc3339(*last)));
     }
   }
   std::vector<EvidenceItem> items = {{"threshold_seconds", std::to_string(threshold)},
