@@ -62,41 +62,20 @@ TEST_F(TestMonitoring, MAINT_001_heartbeat_60s) {
   // Fewer than two heartbeats -> no evidence.
   evidence_.SetFleetSite("site-a", Heartbeats(now, 1, 60, 10));
   EXPECT_EQ(JudgeMonitoring(registry_, evidence_, "MAINT_001").status, Status::kFail);
-}
-
-// A site silent for longer than the fleet manager's retention has no healthcheck rows left (or
-// only the one its licence relied on); its last heartbeat (heartbeats_last) still shows the
-// silence: MAINT_001 fails as "not live", and MAINT_002 passes only with a firing alert.
-TEST_F(TestMonitoring, MAINT_001_002_silence_outlives_the_pruned_rows) {
-  const WallTime now = evidence_.Now();
-  FleetSiteEvidence f = Heartbeats(now, 1, 60, 3 * 3600);  // the licence's row, 3 h old
-  f.last_heartbeat_at = now - std::chrono::seconds(2 * 3600);
-  evidence_.SetFleetSite("site-a", f);
-  CheckResult r = JudgeMonitoring(registry_, evidence_, "MAINT_001");
+  // Silent for longer than the fleet manager's retention: only the licence's row is left, and
+  // the last heartbeat (heartbeats_last) shows the silence -> FAIL "not live".
+  FleetSiteEvidence pruned = Heartbeats(now, 1, 60, 3 * 3600);
+  pruned.last_heartbeat_at = now - std::chrono::seconds(2 * 3600);
+  evidence_.SetFleetSite("site-a", pruned);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_001");
   EXPECT_EQ(r.status, Status::kFail) << r.summary;
   EXPECT_NE(r.summary.find("not live: last heartbeat 7200 s ago"), std::string::npos)
       << r.summary;
-  f.healthchecks.clear();
-  evidence_.SetFleetSite("site-a", f);
-  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
-  EXPECT_EQ(r.status, Status::kFail) << r.summary;
-  EXPECT_NE(r.summary.find("current silence of 7200 s"), std::string::npos) << r.summary;
-  f.alerts = {{"MAINT_002", "critical", "firing",
-               *f.last_heartbeat_at + std::chrono::seconds(121), std::nullopt}};
-  evidence_.SetFleetSite("site-a", f);
-  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
-  EXPECT_EQ(r.status, Status::kPass) << r.summary;
-  // A live site whose heartbeats_last is a few seconds behind its rows: the newest counts.
+  // heartbeats_last a few seconds behind the rows: the newest counts -> PASS.
   FleetSiteEvidence live = Heartbeats(now, 20, 60, 10);
   live.last_heartbeat_at = now - std::chrono::seconds(15);
   evidence_.SetFleetSite("site-a", live);
   EXPECT_EQ(JudgeMonitoring(registry_, evidence_, "MAINT_001").status, Status::kPass);
-  EXPECT_EQ(JudgeMonitoring(registry_, evidence_, "MAINT_002").status, Status::kPass);
-  // Nothing at all recorded -> no evidence.
-  evidence_.SetFleetSite("site-a", FleetSiteEvidence{});
-  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
-  EXPECT_EQ(r.status, Status::kFail);
-  EXPECT_NE(r.summary.find("no heartbeat recorded"), std::string::npos) << r.summary;
 }
 
 TEST_F(TestMonitoring, MAINT_002_alert_heartbeat_missing_2min) {
@@ -130,6 +109,24 @@ TEST_F(TestMonitoring, MAINT_002_alert_heartbeat_missing_2min) {
   evidence_.SetFleetSite("site-a", silent);
   r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
   EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  // Silent for longer than the retention, its rows pruned: the last heartbeat (heartbeats_last)
+  // still shows the silence -> FAIL without a firing alert, PASS with one.
+  FleetSiteEvidence pruned;
+  pruned.last_heartbeat_at = now - std::chrono::seconds(2 * 3600);
+  evidence_.SetFleetSite("site-a", pruned);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kFail) << r.summary;
+  EXPECT_NE(r.summary.find("current silence of 7200 s"), std::string::npos) << r.summary;
+  pruned.alerts = {{"MAINT_002", "critical", "firing",
+                    *pruned.last_heartbeat_at + std::chrono::seconds(121), std::nullopt}};
+  evidence_.SetFleetSite("site-a", pruned);
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kPass) << r.summary;
+  // Nothing recorded at all -> no evidence.
+  evidence_.SetFleetSite("site-a", FleetSiteEvidence{});
+  r = JudgeMonitoring(registry_, evidence_, "MAINT_002");
+  EXPECT_EQ(r.status, Status::kFail);
+  EXPECT_NE(r.summary.find("no heartbeat recorded"), std::string::npos) << r.summary;
 }
 // Evidence of the /metrics self-checks: the fleet manager's `fleet_ago` s ago, site-a's agent's
 // with its heartbeat `agent_ago` s ago; both ok.
