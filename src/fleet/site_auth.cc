@@ -4,11 +4,13 @@
 
 #include <boost/unordered/unordered_flat_set.hpp>
 
+#include <algorithm>
 #include <charconv>
-#include <deque>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
@@ -120,65 +122,73 @@ http::Headers SignSiteRequest(std::string_view site, const SecretBytes& secret,
 
 namespace {
 
-// SipHash-x24(hash_key, site + '\n' + nonce).
-struct GuardKey {
-  uint64_t hi = 0, lo = 0;
-  bool operator==(const GuardKey& o) const { return hi == o.hi && lo == o.lo; }
-};
+// SipHash-2-4 (64-bit) of a signed (site, nonce, timestamp): the identity is its hash.
 struct GuardKeyHash {
   using is_avalanching = std::true_type;  // SipHash output: Boost need not mix it again
-  size_t operator()(const GuardKey& k) const noexcept { return static_cast<size_t>(k.lo); }
+  size_t operator()(uint64_t k) const noexcept { return static_cast<size_t>(k); }
 };
-struct Seen {
-  int64_t expires_at;  // unix seconds after which the entry can be forgotten
-  GuardKey key;
-};
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 }  // namespace
 
+// The keys, in buckets by the request's timestamp: a replay carries the timestamp it was signed
+// with, so it can only be in its own bucket, and a bucket whose timestamps all left the window is
+// dropped whole (no per-entry expiry to keep). Buckets sit in a ring of `slots` indexed by
+// bucket number modulo slots; the ring spans more than the 2 x window + 1 bucket a valid
+// timestamp can fall in, so a slot is reused only once its previous bucket is stale.
 struct ReplayGuard::Table {
-  boost::unordered_flat_set<GuardKey, GuardKeyHash> keys;
-  std::deque<Seen> order;  // arrival order; expires_at non-decreasing-ish
+  struct Slot {
+    int64_t bucket = INT64_MIN;  // bucket number held (INT64_MIN: none)
+    boost::unordered_flat_set<uint64_t, GuardKeyHash> keys;
+  };
+  int64_t width = 1;               // seconds per bucket
+  std::vector<Slot> ring;          // slots
+  int64_t cleared_below = INT64_MIN;  // every bucket below this number is empty
+  size_t total = 0;                // keys held, all slots
 
-  GuardKey KeyOf(const std::array<uint8_t, 16>& hash_key, std::string_view site,
-                 std::string_view nonce) const {
-    // site and nonce are hashed with a separator: a site id never contains '\n' (it is checked
-    // against the route's {id}) and the nonce is hex, so distinct pairs give distinct inputs.
-    uint8_t out[crypto_shorthash_siphashx24_BYTES];
-    const size_t n = site.size() + 1 + nonce.size();
-    ScratchBuffer<128> buf(n);
-    char* input = buf.data();
-    std::memcpy(input, site.data(), site.size());
-    input[site.size()] = '\n';
-    std::memcpy(input + site.size() + 1, nonce.data(), nonce.size());
-    crypto_shorthash_siphashx24(out, reinterpret_cast<const unsigned char*>(input), n,
-                                hash_key.data());
-    GuardKey k;
-    std::memcpy(&k.hi, out, 8);
-    std::memcpy(&k.lo, out + 8, 8);
-    return k;
+  explicit Table(int64_t window) {
+    width = std::max<int64_t>(1, (window + 31) / 32);
+    ring.resize(static_cast<size_t>(2 * window / width + 3));
   }
 
-  void Evict(int64_t now_s) {
-    // Entries arrive roughly in expiry order (timestamps are within +-window of arrival); an
-    // entry expiring later than its successors only delays their eviction, never correctness
-    // (an entry is kept at least until its own expiry).
-    size_t evicted = 0;
-    while (!order.empty() && order.front().expires_at < now_s) {
-      keys.erase(order.front().key);
-      order.pop_front();
-      ++evicted;
+  Slot& SlotOf(int64_t bucket) {
+    const int64_t n = static_cast<int64_t>(ring.size());
+    return ring[static_cast<size_t>(((bucket % n) + n) % n)];
+  }
+
+  void Clear(Slot& slot) {
+    total -= slot.keys.size();
+    // Give memory back after a peak: keep the capacity for the next bucket only while it was at
+    // least an eighth full.
+    if (slot.keys.bucket_count() > 1024 && slot.keys.size() * 8 < slot.keys.bucket_count()) {
+      slot.keys = {};
+    } else {
+      slot.keys.clear();
     }
-    // Give memory back after a peak: shrink while less than an eighth of the set is in use.
-    if (evicted > 0 && keys.bucket_count() > 1024 && keys.size() * 8 < keys.bucket_count()) {
-      keys.rehash(0);
-      order.shrink_to_fit();
+    slot.bucket = INT64_MIN;
+  }
+
+  // Drops the buckets whose timestamps are all older than `oldest_valid`: amortised O(1) per
+  // check (each bucket is dropped once), and one pass over the ring after a long quiet.
+  void DropBelow(int64_t oldest_valid) {
+    const int64_t live = FloorDiv(oldest_valid, width);  // the first bucket that may be valid
+    if (cleared_below == INT64_MIN || live - cleared_below > static_cast<int64_t>(ring.size())) {
+      for (Slot& slot : ring) {
+        if (slot.bucket != INT64_MIN && slot.bucket < live) Clear(slot);
+      }
+    } else {
+      for (int64_t b = cleared_below; b < live; ++b) {
+        Slot& slot = SlotOf(b);
+        if (slot.bucket == b) Clear(slot);
+      }
     }
+    cleared_below = std::max(cleared_below, live);
   }
 };
 
 ReplayGuard::ReplayGuard(std::chrono::seconds window)
-    : window_(window), table_(std::make_unique<Table>()) {
+    : window_(window), table_(std::make_unique<Table>(window.count())) {
   randombytes_buf(hash_key_.data(), hash_key_.size());
 }
 
@@ -195,22 +205,46 @@ Status ReplayGuard::CheckAndRecord(std::string_view site, std::string_view nonce
                          " s from the server's clock (allowed +-" + std::to_string(window) +
                          " s); fix the agent's clock (NTP) and retry");
   }
-  const GuardKey key = table_->KeyOf(hash_key_, site, nonce);
+  // site, nonce and timestamp are hashed with separators: a site id never contains '\n' (it is
+  // checked against the route's {id}) and the nonce is hex, so distinct triples give distinct
+  // inputs.
+  char stamp[24];
+  const auto [stamp_end, ec] = std::to_chars(stamp, stamp + sizeof stamp, timestamp);
+  const size_t stamp_len = ec == std::errc() ? static_cast<size_t>(stamp_end - stamp) : 0;
+  const size_t n = site.size() + 1 + nonce.size() + 1 + stamp_len;
+  ScratchBuffer<160> buf(n);
+  char* input = buf.data();
+  std::memcpy(input, site.data(), site.size());
+  input[site.size()] = '\n';
+  std::memcpy(input + site.size() + 1, nonce.data(), nonce.size());
+  input[site.size() + 1 + nonce.size()] = '\n';
+  std::memcpy(input + site.size() + 2 + nonce.size(), stamp, stamp_len);
+  uint64_t key = 0;
+  static_assert(crypto_shorthash_siphash24_BYTES == sizeof key);
+  crypto_shorthash_siphash24(reinterpret_cast<unsigned char*>(&key),
+                             reinterpret_cast<const unsigned char*>(input), n, hash_key_.data());
+
+  const int64_t bucket = FloorDiv(timestamp, table_->width);
   std::lock_guard lock(mu_);
-  table_->Evict(now_s);
-  if (!table_->keys.insert(key).second) {
+  table_->DropBelow(now_s - window);
+  Table::Slot& slot = table_->SlotOf(bucket);
+  if (slot.bucket != bucket) {
+    // The slot's previous bucket is stale (the ring spans every valid bucket): reuse it.
+    if (slot.bucket != INT64_MIN) table_->Clear(slot);
+    slot.bucket = bucket;
+  }
+  if (!slot.keys.insert(key).second) {
     return MakeError(ErrorCode::kUnauthenticated,
                      "replayed request: nonce already used by site " + std::string(site) +
                          " within the replay window; sign every request with a fresh nonce");
   }
-  // The entry must live until the timestamp itself falls out of the window.
-  table_->order.push_back(Seen{timestamp + window, key});
+  ++table_->total;
   return OkStatus();
 }
 
 size_t ReplayGuard::size() const {
   std::lock_guard lock(mu_);
-  return table_->keys.size();
+  return table_->total;
 }
 
 Status VerifySiteRequest(const SiteRequestView& r, const SecretBytes& secret, ReplayGuard& guard,

@@ -11,9 +11,9 @@
 //                   + nonce + "\n" + hex(SHA-256(body))
 // `path` is the request path without the query string (as the server routes it).
 //
-// Replay protection: the timestamp must be within +-window of the server's clock, and each
-// (site, nonce) is accepted once while its timestamp is inside the window (ReplayGuard). A
-// nonce older than the window needs no memory: its timestamp alone rejects it.
+// Replay protection: the timestamp must be within +-window of the server's clock, and each signed
+// (site, nonce, timestamp) is accepted once (ReplayGuard). A replay is the same signed request,
+// so it carries the same timestamp; once that timestamp leaves the window, it alone rejects it.
 //
 // SECURITY: the secret is only ever held in SecretBytes; signatures are compared in constant
 // time; error messages never carry the secret or the expected signature.
@@ -56,20 +56,21 @@ http::Headers SignSiteRequest(std::string_view site, const SecretBytes& secret,
                               std::string_view method, std::string_view path, std::string_view body,
                               WallTime now, Random& random);
 
-// Remembers nonces seen within the replay window, per site. Memory is bounded by the number of
-// requests accepted within one window; expired entries are evicted in arrival order
-// (amortised O(1) per check). Thread-safe.
+// Remembers the signed (site, nonce, timestamp) triples accepted within the replay window. Thread-
+// safe.
 //
-// Each (site, nonce) is remembered as its 128-bit SipHash (libsodium crypto_shorthash_siphashx24)
-// under a key drawn at construction, not as a string. The keys sit in Boost's open-addressing
-// boost::unordered_flat_set (no node allocation per check, one or two cache misses where a
-// node-based std::unordered_set took four or five) and, with their expiry, in a deque in arrival
-// order. About 45-70 bytes per accepted request (a million sites heartbeating every 60 s with the
-// 300 s window: 5 M entries, ~0.3 GB). The set rehashes when it grows (one pause under the lock,
-// tens of ms at millions of entries) and is shrunk while under 1/8 full, so memory follows the
-// load. The hash key is secret to the process, so nobody can choose nonces that cluster in the
-// table or whose entry collides with another site's; an accidental collision (2^-128 per pair)
-// could only reject a legitimate request, never accept a replay.
+// Each triple is remembered as its 64-bit SipHash-2-4 (libsodium crypto_shorthash) under a key
+// drawn at construction, in Boost's open-addressing boost::unordered_flat_set (no node per entry):
+// one set per bucket of request timestamps (window / 32 seconds wide, so ~65 buckets), in a ring.
+// A replay carries the timestamp it was signed with, so only its own bucket is looked up; a
+// bucket whose timestamps all left the window is dropped whole, with no per-entry expiry to keep.
+// About 9-15 bytes per accepted request (a million sites heartbeating every 60 s with the 300 s
+// window: 5 M entries, ~60 MB; docs/PERFORMANCE.md, session 5). A bucket's set reuses its
+// capacity for the next bucket in its slot, and gives it back when it was under 1/8 full, so
+// memory follows the load. The hash key is secret to the process, so nobody can choose nonces
+// that collide in the table; an accidental collision (2^-64 per pair within one bucket: at a
+// sustained 50,000 requests a second, about once in 20 years) could only reject a legitimate
+// request, which the agent retries with a fresh nonce; a replay is never accepted.
 class ReplayGuard {
  public:
   explicit ReplayGuard(std::chrono::seconds window = kDefaultReplayWindow);

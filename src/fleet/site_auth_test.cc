@@ -172,31 +172,34 @@ std::string Nonce(uint64_t i) {
   return HexEncode(std::span(reinterpret_cast<const uint8_t*>(v), 16));
 }
 
-// The guard's table through growth, steady-state eviction (probe runs wrapping around the
-// table, backward-shift deletion) and shrinking: every entry inside the window is still found,
-// every evicted one is gone, and memory follows the resident count.
-TEST(ReplayGuardTest, TableSurvivesGrowthEvictionAndShrink) {
+// The guard through growth, steady-state eviction (whole buckets of timestamps dropped as they
+// leave the window) and a burst: every request inside the window is still found, and memory
+// follows the resident count.
+TEST(ReplayGuardTest, TableSurvivesGrowthEvictionAndBurst) {
   ReplayGuard guard(std::chrono::seconds(10));
   const int64_t t0 = 1'800'000'000;
   // Steady state: 1000 requests per second, 10 s window: ~11000 resident, 100 s of traffic.
   constexpr uint64_t kN = 100'000;
+  auto ts_of = [&](uint64_t i) { return t0 + static_cast<int64_t>(i / 1000); };
   for (uint64_t i = 0; i < kN; ++i) {
-    const int64_t now = t0 + static_cast<int64_t>(i / 1000);
-    ASSERT_TRUE(guard.CheckAndRecord("site-a", Nonce(i), now, FromUnixSeconds(now))) << i;
+    ASSERT_TRUE(guard.CheckAndRecord("site-a", Nonce(i), ts_of(i), FromUnixSeconds(ts_of(i))))
+        << i;
     ASSERT_LE(guard.size(), 12'000u) << i;
   }
-  const int64_t last = t0 + static_cast<int64_t>((kN - 1) / 1000);  // t0 + 99
-  // Entries whose expiry (ts + 10) is not before `last` are still there: each is a replay.
+  const int64_t last = ts_of(kN - 1);  // t0 + 99
+  // Requests whose timestamp is still inside the window are remembered: each replay is refused.
   for (uint64_t i = 89'000; i < kN; ++i) {
-    auto st = guard.CheckAndRecord("site-a", Nonce(i), last, FromUnixSeconds(last));
+    auto st = guard.CheckAndRecord("site-a", Nonce(i), ts_of(i), FromUnixSeconds(last));
     ASSERT_FALSE(st) << i;
     ASSERT_NE(st.error().message.find("replayed"), std::string::npos) << i;
   }
-  // Older ones were evicted: the same nonce (with a fresh timestamp) is accepted again.
+  // Older ones were dropped from memory: their timestamp alone refuses their replay.
   for (uint64_t i = 0; i < 88'000; i += 97) {
-    ASSERT_TRUE(guard.CheckAndRecord("site-a", Nonce(i), last, FromUnixSeconds(last))) << i;
+    auto st = guard.CheckAndRecord("site-a", Nonce(i), ts_of(i), FromUnixSeconds(last));
+    ASSERT_FALSE(st) << i;
+    ASSERT_NE(st.error().message.find("stale timestamp"), std::string::npos) << i;
   }
-  // A burst far above the steady state, then quiet: the guard shrinks back and still works.
+  // A burst far above the steady state, then quiet: the buckets are dropped and it still works.
   for (uint64_t i = kN; i < 4 * kN; ++i) {
     ASSERT_TRUE(guard.CheckAndRecord("site-b", Nonce(i), last, FromUnixSeconds(last))) << i;
   }
@@ -206,6 +209,39 @@ TEST(ReplayGuardTest, TableSurvivesGrowthEvictionAndShrink) {
   EXPECT_EQ(guard.size(), 1u);
   EXPECT_FALSE(guard.CheckAndRecord("site-b", Nonce(0), later, FromUnixSeconds(later)));
   EXPECT_TRUE(guard.CheckAndRecord("site-b", Nonce(kN), later, FromUnixSeconds(later)));
+}
+
+// Timestamps anywhere in +-window share the ring: the oldest and the newest valid ones, with
+// the same nonce, are distinct signed requests, and each is refused when replayed, also across
+// a quiet of years (every slot is then stale and dropped).
+TEST(ReplayGuardTest, GuardSpansTheWholeWindowBothWays) {
+  ReplayGuard guard(std::chrono::seconds(300));
+  const int64_t now = 1'800'000'000;
+  const std::string nonce = Nonce(7);
+  for (int64_t ts : {now - 300, now - 1, now, now + 299, now + 300}) {
+    ASSERT_TRUE(guard.CheckAndRecord("site-a", nonce, ts, FromUnixSeconds(now))) << ts;
+  }
+  for (int64_t ts : {now - 300, now - 1, now, now + 299, now + 300}) {
+    auto st = guard.CheckAndRecord("site-a", nonce, ts, FromUnixSeconds(now));
+    ASSERT_FALSE(st) << ts;
+    EXPECT_NE(st.error().message.find("replayed"), std::string::npos) << ts;
+  }
+  EXPECT_EQ(guard.size(), 5u);
+  // 300 s later the two oldest are stale (and forgotten); the three newest are still remembered.
+  const int64_t next = now + 300;
+  for (int64_t ts : {now, now + 299, now + 300}) {
+    auto st = guard.CheckAndRecord("site-a", nonce, ts, FromUnixSeconds(next));
+    ASSERT_FALSE(st) << ts;
+    EXPECT_NE(st.error().message.find("replayed"), std::string::npos) << ts;
+  }
+  auto stale = guard.CheckAndRecord("site-a", nonce, now - 1, FromUnixSeconds(next));
+  ASSERT_FALSE(stale);
+  EXPECT_NE(stale.error().message.find("stale timestamp"), std::string::npos);
+  EXPECT_EQ(guard.size(), 3u);
+  const int64_t years = now + 3 * 365 * 86400;
+  EXPECT_TRUE(guard.CheckAndRecord("site-a", nonce, years, FromUnixSeconds(years)));
+  EXPECT_EQ(guard.size(), 1u);
+  EXPECT_FALSE(guard.CheckAndRecord("site-a", nonce, years, FromUnixSeconds(years)));
 }
 
 // Two threads racing over the same nonces: each (site, nonce) is accepted exactly once.
