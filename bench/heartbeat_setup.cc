@@ -265,10 +265,10 @@ int main(int argc, char** argv) {
             {id, site, at,
              licence_row ? store::Value(std::string(bench::kHealthyReport)) : store::Value()}));
         if (licence_row) {
-          VIGIE_RETURN_IF_ERROR(t.Exec(
-              "INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
-              "healthcheck_at) VALUES (?, ?, ?, ?)",
-              {site, at, id, at}));
+          VIGIE_RETURN_IF_ERROR(
+              t.Exec("INSERT INTO license_activations (site_id, activated_at, healthcheck_id, "
+                     "healthcheck_at) VALUES (?, ?, ?, ?)",
+                     {site, at, id, at}));
         }
       }
       return OkStatus();

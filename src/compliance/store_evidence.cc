@@ -762,8 +762,8 @@ void StoreEvidence::LoadFleet() {
     }
     // Every table is read in its own (rowid) order, with no sort: healthchecks is in arrival
     // order, so its rows interleave the sites; each site's stay in ascending ids.
-    VIGIE_RETURN_IF_ERROR(append(kHealthchecks, "ORDER BY id", &FleetSiteEvidence::healthchecks,
-                                 HealthcheckFromRow));
+    VIGIE_RETURN_IF_ERROR(
+        append(kHealthchecks, "ORDER BY id", &FleetSiteEvidence::healthchecks, HealthcheckFromRow));
     VIGIE_RETURN_IF_ERROR(
         append(kActivations, "ORDER BY id", &FleetSiteEvidence::activations, ActivationFromRow));
     VIGIE_RETURN_IF_ERROR(append(kAlerts, "ORDER BY id", &FleetSiteEvidence::alerts, AlertFromRow));

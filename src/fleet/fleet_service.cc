@@ -300,6 +300,8 @@ struct FleetServer::Impl {
   // (kHealthcheckLastIdKey), read back by LoadState: an id is never given twice, even once its
   // row was pruned. A batch that is rolled back leaves a gap.
   int64_t hc_last_id = 0;
+  // The heartbeats_last mark the last FlushJob wrote (kHeartbeatsLastThroughKey), guarded by mu.
+  int64_t heartbeats_last_through = -1;
 
   // Serialises FlushHealthchecks, so batches reach the store in the order their rows were
   // accepted (row ids follow arrival order: the licence check reads the latest by id).
@@ -474,9 +476,9 @@ struct FleetServer::Impl {
   Status LoadState() {
     VIGIE_ASSIGN_OR_RETURN(
         auto regs, deps.store->Query("SELECT site_id, registered_at FROM site_registrations"));
-    VIGIE_ASSIGN_OR_RETURN(auto lasts,
-                           deps.store->Query("SELECT site_id, last_seen, last_report, last_pass_at, "
-                                             "last_healthcheck_id FROM heartbeats_last"));
+    VIGIE_ASSIGN_OR_RETURN(
+        auto lasts, deps.store->Query("SELECT site_id, last_seen, last_report, last_pass_at, "
+                                      "last_healthcheck_id FROM heartbeats_last"));
     VIGIE_ASSIGN_OR_RETURN(auto lics,
                            deps.store->Query("SELECT DISTINCT site_id FROM license_activations"));
     VIGIE_ASSIGN_OR_RETURN(auto last_id, deps.store->Query("SELECT value FROM kv WHERE key = ?",
@@ -495,8 +497,9 @@ struct FleetServer::Impl {
     // after that flush (a crash lost their heartbeats_last update) are read from healthchecks:
     // the rows above the mark, a few seconds of them. Without a mark (a database migrated from
     // version 10), every row: one scan, once.
-    VIGIE_ASSIGN_OR_RETURN(auto through, deps.store->Query("SELECT value FROM kv WHERE key = ?",
-                                                           {std::string(kHeartbeatsLastThroughKey)}));
+    VIGIE_ASSIGN_OR_RETURN(auto through,
+                           deps.store->Query("SELECT value FROM kv WHERE key = ?",
+                                             {std::string(kHeartbeatsLastThroughKey)}));
     int64_t through_id = 0;
     if (!through.empty()) {
       VIGIE_ASSIGN_OR_RETURN(through_id, through[0].GetInt("value"));
@@ -553,11 +556,14 @@ struct FleetServer::Impl {
     };
     std::vector<Last> batch;
     int64_t through_id = 0;
+    bool new_mark = false;
     {
       std::lock_guard lock(mu);
       // Every id up to here was given under mu before this snapshot, so the sites it names are
-      // in this batch or in an earlier flush.
+      // in this batch or in an earlier flush. An idle server writes nothing.
       through_id = hc_last_id;
+      new_mark = through_id != heartbeats_last_through;
+      heartbeats_last_through = through_id;
       batch.reserve(dirty_sites.size());
       for (SiteEntry* e : dirty_sites) {
         SiteState& st = e->second;
@@ -567,7 +573,7 @@ struct FleetServer::Impl {
       }
       dirty_sites.clear();
     }
-    return [batch = std::move(batch), through_id](store::Txn& txn) -> Status {
+    return [batch = std::move(batch), through_id, new_mark](store::Txn& txn) -> Status {
       for (const Last& l : batch) {
         store::Value pass = l.last_pass_at ? store::Value(*l.last_pass_at) : store::Value();
         store::Value hc_id =
@@ -580,6 +586,7 @@ struct FleetServer::Impl {
                      "last_healthcheck_id = excluded.last_healthcheck_id",
                      {l.site, l.last_seen, l.report, pass, hc_id}));
       }
+      if (!new_mark) return OkStatus();
       return txn.Exec(
           "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
           "excluded.value",
@@ -622,10 +629,11 @@ struct FleetServer::Impl {
   }
 
   // Hands the pending healthcheck rows to the store as one WriteAsync job (every INSERT of the
-  // batch in it, with the per-site pruning rule). Never waits for the database: callable on an
-  // I/O thread. On refusal (queue full, store closed) the rows stay pending, in order, and
-  // heartbeats are answered with the store's error until a batch is accepted. `try_only`: return
-  // at once when another flush is in progress (it, or the next one, takes the new rows too).
+  // batch in it, then the pruning by age: PruneHealthchecks). Never waits for the database:
+  // callable on an I/O thread. On refusal (queue full, store closed) the rows stay pending, in
+  // order, and heartbeats are answered with the store's error until a batch is accepted.
+  // `try_only`: return at once when another flush is in progress (it, or the next one, takes the
+  // new rows too).
   Status FlushHealthchecks(bool try_only = false) {
     std::unique_lock flush_lock(hc_flush_mu, std::defer_lock);
     if (try_only) {

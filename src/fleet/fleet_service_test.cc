@@ -436,8 +436,9 @@ TEST_F(FleetServerTest, LastSeenFlushedAndReloadedAfterRestart) {
   EXPECT_EQ((*again)->tracker().Get("site-a")->state, SiteLiveness::kDown);
 }
 
-// The fleet manager gives healthcheck ids: in arrival order, recorded in kv with each batch, and never given twice across restarts -- also on a
-// database where the last id was not recorded yet (migrated from version 9).
+// The fleet manager gives healthcheck ids: in arrival order, recorded in kv with each batch, and
+// never given twice across restarts -- also on a database where the last id was not recorded yet
+// (migrated from version 9).
 TEST_F(FleetServerTest, HealthcheckIdsGoOnAfterARestart) {
   Start();
   Register("site-a");
@@ -564,8 +565,7 @@ TEST_F(FleetServerTest, PruningDropsRowsOlderThanTheRetentionButTheLicencedOne) 
   for (int64_t id = 12; id <= 32; ++id) want.push_back(id);
   EXPECT_EQ(ids, want);
   EXPECT_EQ(Count("SELECT COUNT(*) AS n FROM healthchecks WHERE site_id = 'site-b'"), 0);
-  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"),
-            11);
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"), 11);
   // A pruning that fails is rolled back with its batch: the mark does not move past rows it
   // did not delete.
   ASSERT_TRUE(store_->Write([](store::Txn& txn) {
@@ -576,16 +576,13 @@ TEST_F(FleetServerTest, PruningDropsRowsOlderThanTheRetentionButTheLicencedOne) 
   clock_.Advance(seconds(120));
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   ASSERT_TRUE(server_->FlushNow());
-  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"),
-            11);
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"), 11);
   EXPECT_EQ(Count("SELECT MIN(id) AS n FROM healthchecks WHERE id > 2"), 12);
-  ASSERT_TRUE(
-      store_->Write([](store::Txn& txn) { return txn.Exec("DROP TRIGGER fail_prune"); }));
+  ASSERT_TRUE(store_->Write([](store::Txn& txn) { return txn.Exec("DROP TRIGGER fail_prune"); }));
   ASSERT_EQ(Post("site-a", "/v1/sites/site-a/heartbeat", std::string(kHealthy)).status, 200);
   ASSERT_TRUE(server_->FlushNow());  // 32 min in: minutes 10 and 11 go
   EXPECT_EQ(Count("SELECT MIN(id) AS n FROM healthchecks WHERE id > 2"), 14);
-  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"),
-            13);
+  EXPECT_EQ(Count("SELECT value AS n FROM kv WHERE key = 'fleet.healthchecks.pruned_through'"), 13);
 }
 
 // A licence decides on the site's latest healthcheck, also right after a restart that followed
@@ -607,8 +604,9 @@ TEST_F(FleetServerTest, ActivationAfterARestartSeesTheLatestHealthcheck) {
     ASSERT_TRUE(store_->Write([&](store::Txn& t) -> Status {
       VIGIE_RETURN_IF_ERROR(t.Exec("UPDATE heartbeats_last SET last_healthcheck_id = 1"));
       return mark_lost ? t.Exec("DELETE FROM kv WHERE key = 'fleet.heartbeats_last.through_id'")
-                       : t.Exec("UPDATE kv SET value = 1 WHERE key = "
-                                "'fleet.heartbeats_last.through_id'");
+                       : t.Exec(
+                             "UPDATE kv SET value = 1 WHERE key = "
+                             "'fleet.heartbeats_last.through_id'");
     }));
     Restart();
     auto lic = Post("site-a", "/v1/sites/site-a/license/activate", "");

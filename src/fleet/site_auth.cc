@@ -2,9 +2,8 @@
 
 #include <sodium.h>
 
-#include <boost/unordered/unordered_flat_set.hpp>
-
 #include <algorithm>
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -142,10 +141,10 @@ struct ReplayGuard::Table {
     int64_t bucket = INT64_MIN;  // bucket number held (INT64_MIN: none)
     boost::unordered_flat_set<uint64_t, GuardKeyHash> keys;
   };
-  int64_t width = 1;               // seconds per bucket
-  std::vector<Slot> ring;          // slots
+  int64_t width = 1;                  // seconds per bucket
+  std::vector<Slot> ring;             // slots
   int64_t cleared_below = INT64_MIN;  // every bucket below this number is empty
-  size_t total = 0;                // keys held, all slots
+  size_t total = 0;                   // keys held, all slots
 
   explicit Table(int64_t window) {
     width = std::max<int64_t>(1, (window + 31) / 32);

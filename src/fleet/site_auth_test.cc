@@ -182,8 +182,7 @@ TEST(ReplayGuardTest, TableSurvivesGrowthEvictionAndBurst) {
   constexpr uint64_t kN = 100'000;
   auto ts_of = [&](uint64_t i) { return t0 + static_cast<int64_t>(i / 1000); };
   for (uint64_t i = 0; i < kN; ++i) {
-    ASSERT_TRUE(guard.CheckAndRecord("site-a", Nonce(i), ts_of(i), FromUnixSeconds(ts_of(i))))
-        << i;
+    ASSERT_TRUE(guard.CheckAndRecord("site-a", Nonce(i), ts_of(i), FromUnixSeconds(ts_of(i)))) << i;
     ASSERT_LE(guard.size(), 12'000u) << i;
   }
   const int64_t last = ts_of(kN - 1);  // t0 + 99

@@ -69,8 +69,7 @@ TEST_F(TestMonitoring, MAINT_001_heartbeat_60s) {
   evidence_.SetFleetSite("site-a", pruned);
   r = JudgeMonitoring(registry_, evidence_, "MAINT_001");
   EXPECT_EQ(r.status, Status::kFail) << r.summary;
-  EXPECT_NE(r.summary.find("not live: last heartbeat 7200 s ago"), std::string::npos)
-      << r.summary;
+  EXPECT_NE(r.summary.find("not live: last heartbeat 7200 s ago"), std::string::npos) << r.summary;
   // heartbeats_last a few seconds behind the rows: the newest counts -> PASS.
   FleetSiteEvidence live = Heartbeats(now, 20, 60, 10);
   live.last_heartbeat_at = now - std::chrono::seconds(15);

@@ -77,12 +77,11 @@ CheckResult Check_MAINT_001(const RuleInfo&, EvidenceSource& evidence, std::stri
   for (size_t i = first + 1; i < hcs.size(); ++i) {
     max_interval = std::max(max_interval, Seconds(hcs[i].received_at, hcs[i - 1].received_at));
   }
-  std::vector<EvidenceItem> items = {
-      {"last_heartbeat", FormatRfc3339(*last)},
-      {"seconds_since_last", std::to_string(silence)},
-      {"intervals_examined", std::to_string(hcs.size() - 1 - first)},
-      {"max_interval_seconds", std::to_string(max_interval)},
-      {"limit_seconds", std::to_string(limit)}};
+  std::vector<EvidenceItem> items = {{"last_heartbeat", FormatRfc3339(*last)},
+                                     {"seconds_since_last", std::to_string(silence)},
+                                     {"intervals_examined", std::to_string(hcs.size() - 1 - first)},
+                                     {"max_interval_seconds", std::to_string(max_interval)},
+                                     {"limit_seconds", std::to_string(limit)}};
   if (silence > alert_after) {
     return Fail(fmt::format("site {} is not live: last heartbeat {} s ago", site, silence),
                 fmt::format("check the agent of site {} and its network path to the fleet "
