@@ -35,6 +35,20 @@ class SqliteStoreTest : public ::testing::Test {
     return s ? std::move(*s) : nullptr;
   }
   std::unique_ptr<Store> OpenOrDie() { return OpenOrDie(Options()); }
+  // Opens the store with the first `version` of AllMigrations() only (the list is read at open
+  // only), checking the name of the last one: a database as an earlier release left it.
+  std::unique_ptr<Store> OpenAtVersion(size_t version, std::string_view name) {
+    const std::vector<Migration>& all = AllMigrations();
+    EXPECT_GE(all.size(), version);
+    if (all.size() < version) return nullptr;
+    EXPECT_EQ(all[version - 1].name, name);
+    std::vector<Migration> first(all.begin(), all.begin() + static_cast<ptrdiff_t>(version));
+    auto o = Options();
+    o.migrations = &first;
+    auto s = OpenOrDie(o);
+    if (s) EXPECT_EQ(s->SchemaVersion(), static_cast<int>(version));
+    return s;
+  }
 
   static int64_t Count(Store& s, const std::string& sql, std::vector<Value> params = {}) {
     auto rows = s.Query(sql, std::move(params));
@@ -98,14 +112,8 @@ TEST_F(SqliteStoreTest, LaterMigrationsApplyOnTopOfEarlierOnes) {
 // Migration 10 rebuilds healthchecks with a nullable report, clustered by (site_id, id): a
 // database at version 9 keeps every row (ids included: licence activations name them).
 TEST_F(SqliteStoreTest, HealthchecksBySiteMigrationKeepsEveryRow) {
-  const std::vector<Migration>& all = AllMigrations();
-  ASSERT_GE(all.size(), 10u);
-  ASSERT_EQ(all[9].name, "healthchecks_by_site");
-  std::vector<Migration> v9(all.begin(), all.begin() + 9);
-  auto o = Options();
-  o.migrations = &v9;
   {
-    auto s = OpenOrDie(o);
+    auto s = OpenAtVersion(9, "metrics_selfcheck");
     ASSERT_TRUE(s);
     ASSERT_TRUE(s->Write([](Txn& t) -> Status {
       VIGIE_RETURN_IF_ERROR(t.Exec(
@@ -119,11 +127,8 @@ TEST_F(SqliteStoreTest, HealthchecksBySiteMigrationKeepsEveryRow) {
       return OkStatus();
     }));
   }
-  std::vector<Migration> v10(all.begin(), all.begin() + 10);
-  o.migrations = &v10;
-  auto s = OpenOrDie(o);
+  auto s = OpenAtVersion(10, "healthchecks_by_site");
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->SchemaVersion(), 10);
   auto rows =
       s->Query("SELECT id, site_id, received_at, passed, report FROM healthchecks ORDER BY id");
   ASSERT_TRUE(rows) << rows.error().ToString();
@@ -155,14 +160,10 @@ TEST_F(SqliteStoreTest, HealthchecksBySiteMigrationKeepsEveryRow) {
 // Migration 11 rebuilds healthchecks as a rowid table in arrival order (ids kept), names each
 // site's latest row in heartbeats_last, and indexes the licences by the healthcheck they name.
 TEST_F(SqliteStoreTest, HealthchecksByArrivalMigrationKeepsRowsAndNamesTheLatest) {
-  const std::vector<Migration>& all = AllMigrations();
-  ASSERT_GE(all.size(), 11u);
-  ASSERT_EQ(all[10].name, "healthchecks_by_arrival");
-  std::vector<Migration> v10(all.begin(), all.begin() + 10);
-  auto o = Options();
-  o.migrations = &v10;
+  ASSERT_GE(AllMigrations().size(), 11u);
+  ASSERT_EQ(AllMigrations()[10].name, "healthchecks_by_arrival");
   {
-    auto s = OpenOrDie(o);
+    auto s = OpenAtVersion(10, "healthchecks_by_site");
     ASSERT_TRUE(s);
     ASSERT_TRUE(s->Write([](Txn& t) -> Status {
       VIGIE_RETURN_IF_ERROR(t.Exec(
@@ -179,7 +180,7 @@ TEST_F(SqliteStoreTest, HealthchecksByArrivalMigrationKeepsRowsAndNamesTheLatest
   }
   auto s = OpenOrDie();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->SchemaVersion(), static_cast<int>(all.size()));
+  EXPECT_EQ(s->SchemaVersion(), static_cast<int>(AllMigrations().size()));
   auto rows = s->Query("SELECT rowid AS r, id, site_id, report FROM healthchecks ORDER BY rowid");
   ASSERT_TRUE(rows) << rows.error().ToString();
   std::vector<std::string> got;
