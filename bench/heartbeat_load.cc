@@ -131,7 +131,9 @@ struct Site {
   SecretBytes secret;
 };
 
-std::vector<Site> LoadSites(const std::string& path, int max_sites) {
+// The secrets go into `slab`: one sodium_malloc each would exhaust the process's memory
+// mappings near 20,000 sites (base/secret.h).
+std::vector<Site> LoadSites(const std::string& path, int max_sites, SecretSlab& slab) {
   std::ifstream in(path);
   if (!in) Usage("cannot read the sites file " + path);
   std::vector<Site> sites;
@@ -148,7 +150,7 @@ std::vector<Site> LoadSites(const std::string& path, int max_sites) {
     auto bytes = HexDecode(hex);
     WipeString(hex);
     if (!bytes) Usage("line " + std::to_string(sites.size() + 1) + " of " + path + ": bad hex");
-    s.secret = SecretBytes::CopyFrom(std::span<const uint8_t>(*bytes));
+    s.secret = SecretBytes::CopyInto(slab, std::span<const uint8_t>(*bytes));
     WipeBytes(bytes->data(), bytes->size());
     sites.push_back(std::move(s));
     if (max_sites > 0 && static_cast<int>(sites.size()) >= max_sites) break;
@@ -436,7 +438,8 @@ double Percentile(std::vector<uint32_t>& v, double p) {
 
 int main(int argc, char** argv) {
   const Args args = ParseArgs(argc, argv);
-  const std::vector<Site> sites = LoadSites(args.sites_file, args.max_sites);
+  SecretSlab slab;  // outlives `sites`
+  const std::vector<Site> sites = LoadSites(args.sites_file, args.max_sites, slab);
 
   Shared shared;
   shared.args = &args;

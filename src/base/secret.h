@@ -8,16 +8,19 @@
 //
 // Thread-safety: like a std::string; distinct objects may be used from distinct threads.
 
+#include <fmt/format.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
-
 namespace vigie {
+
+class SecretSlab;
 
 class SecretBytes {
  public:
@@ -27,6 +30,10 @@ class SecretBytes {
   // Copies `data` in. The caller remains responsible for wiping its own copy.
   static SecretBytes CopyFrom(std::span<const uint8_t> data);
   static SecretBytes CopyFrom(std::string_view data);
+  // Copies `data` into a slot of `slab` when it fits (at most slab.slot_size() bytes), else as
+  // CopyFrom. For processes that hold many secrets at once (one per site): see SecretSlab.
+  // REQUIRES: the slab outlives the returned object and its moved-to successors.
+  static SecretBytes CopyInto(SecretSlab& slab, std::span<const uint8_t> data);
 
   SecretBytes(SecretBytes&& other) noexcept;
   SecretBytes& operator=(SecretBytes&& other) noexcept;
@@ -53,6 +60,38 @@ class SecretBytes {
  private:
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  SecretSlab* slab_ = nullptr;  // the slab whose slot holds data_, else sodium_malloc'd
+};
+
+// Many small secrets in few protected regions. sodium_malloc gives every allocation guard pages
+// of its own, three memory mappings, so a process holding one SecretBytes per site runs out of
+// mappings (vm.max_map_count, 65530 by default) near 20,000 of them, and then aborts. A slab
+// carves fixed-size slots out of sodium_malloc'd chunks (each locked, guarded and excluded from
+// core dumps as a whole, like any SecretBytes); a freed slot is wiped, then reused. The guard
+// pages are around a chunk, not between its slots.
+// Thread-safe. Must outlive every SecretBytes placed in it (the destructor aborts otherwise: a
+// slot still in use would point into freed memory).
+class SecretSlab {
+ public:
+  // slot_size: bytes per secret (>= 1); slots_per_chunk: secrets per protected region (>= 1).
+  explicit SecretSlab(size_t slot_size = 64, size_t slots_per_chunk = 1024);
+  ~SecretSlab();
+  SecretSlab(const SecretSlab&) = delete;
+  SecretSlab& operator=(const SecretSlab&) = delete;
+
+  size_t slot_size() const { return slot_size_; }
+  size_t chunks() const;  // protected regions allocated so far
+  size_t in_use() const;  // slots holding a secret
+
+ private:
+  friend class SecretBytes;
+  struct State;              // secret.cc
+  uint8_t* Take();           // a zeroed slot
+  void Give(uint8_t* slot);  // wipes it and makes it free again
+
+  size_t slot_size_;
+  size_t slots_per_chunk_;
+  std::unique_ptr<State> state_;
 };
 
 // Prints "[redacted]".

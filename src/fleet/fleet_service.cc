@@ -283,6 +283,10 @@ struct FleetServer::Impl {
     std::optional<std::string> report;  // stored as NULL when absent (see HandleHeartbeat)
   };
 
+  // The cached agent secrets' memory (SiteState::secret): declared before the site table, so it
+  // outlives every secret placed in it.
+  SecretSlab secret_slab;
+
   // Guarded by mu.
   std::mutex mu;
   SiteTable sites;
@@ -760,8 +764,12 @@ struct FleetServer::Impl {
     }
     std::lock_guard lock(mu);
     auto it = sites.try_emplace(name).first;
-    if (!it->second.secret)
-      it->second.secret = std::make_unique<const SecretBytes>(std::move(*value));
+    if (!it->second.secret) {
+      // Into the slab: one sodium_malloc per site would exhaust the process's memory mappings
+      // near 20,000 sites (base/secret.h, SecretSlab).
+      it->second.secret =
+          std::make_unique<const SecretBytes>(SecretBytes::CopyInto(secret_slab, value->span()));
+    }
     return &*it;
   }
 
