@@ -132,7 +132,7 @@ struct Site {
 };
 
 // The secrets go into `slab`: one sodium_malloc each would exhaust the process's memory
-// mappings near 20,000 sites (base/secret.h).
+// mappings near 16,000 sites (base/secret.h).
 std::vector<Site> LoadSites(const std::string& path, int max_sites, SecretSlab& slab) {
   std::ifstream in(path);
   if (!in) Usage("cannot read the sites file " + path);

@@ -1,6 +1,5 @@
 #include "base/secret.h"
 
-#include <sodium.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -10,6 +9,8 @@
 #include <mutex>
 #include <ostream>
 #include <vector>
+
+#include <sodium.h>
 
 namespace vigie {
 
@@ -59,13 +60,7 @@ SecretBytes::SecretBytes(SecretBytes&& other) noexcept
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) {
-      if (slab_ != nullptr) {
-        slab_->Give(data_);
-      } else {
-        sodium_free(data_);  // sodium_free wipes before freeing.
-      }
-    }
+    Release();
     data_ = other.data_;
     size_ = other.size_;
     slab_ = other.slab_;
@@ -76,10 +71,12 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
   return *this;
 }
 
-SecretBytes::~SecretBytes() {
+SecretBytes::~SecretBytes() { Release(); }
+
+void SecretBytes::Release() {
   if (data_ == nullptr) return;
   if (slab_ != nullptr) {
-    slab_->Give(data_);
+    slab_->Give(data_);  // wipes the slot
   } else {
     sodium_free(data_);  // sodium_free wipes before freeing.
   }

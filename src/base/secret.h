@@ -8,8 +8,6 @@
 //
 // Thread-safety: like a std::string; distinct objects may be used from distinct threads.
 
-#include <fmt/format.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
@@ -17,6 +15,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+
+#include <fmt/format.h>
 
 namespace vigie {
 
@@ -58,14 +58,16 @@ class SecretBytes {
   bool operator==(const SecretBytes& other) const { return Equals(other); }
 
  private:
+  void Release();  // wipes and frees data_ (back to its slab, if any)
+
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   SecretSlab* slab_ = nullptr;  // the slab whose slot holds data_, else sodium_malloc'd
 };
 
 // Many small secrets in few protected regions. sodium_malloc gives every allocation guard pages
-// of its own, three memory mappings, so a process holding one SecretBytes per site runs out of
-// mappings (vm.max_map_count, 65530 by default) near 20,000 of them, and then aborts. A slab
+// of its own, four memory mappings, so a process holding one SecretBytes per site runs out of
+// mappings (vm.max_map_count, 65530 by default) near 16,000 of them, and then aborts. A slab
 // carves fixed-size slots out of sodium_malloc'd chunks (each locked, guarded and excluded from
 // core dumps as a whole, like any SecretBytes); a freed slot is wiped, then reused. The guard
 // pages are around a chunk, not between its slots.

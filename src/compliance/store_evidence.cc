@@ -730,11 +730,11 @@ void StoreEvidence::LoadFleet() {
   auto& table = cache_->fleet;
   if (table.loaded) return;
   table.loaded = true;
-  // Appends each row of `sql` + `order` (ascending ids within a site) to the member `field` of
-  // its site's evidence.
-  auto append = [&](std::string_view sql, std::string_view order, auto field,
-                    auto from_row) -> vigie::Status {
-    VIGIE_ASSIGN_OR_RETURN(store::Rows rows, store_.Query(std::string(sql) + std::string(order)));
+  // Appends each row of `sql`, in its table's own (rowid) order, with no sort, to the member
+  // `field` of its site's evidence. healthchecks is in arrival order, so its rows interleave the
+  // sites; each site's stay in ascending ids.
+  auto append = [&](std::string_view sql, auto field, auto from_row) -> vigie::Status {
+    VIGIE_ASSIGN_OR_RETURN(store::Rows rows, store_.Query(std::string(sql) + "ORDER BY id"));
     FleetSiteEvidence* current = nullptr;
     std::string_view current_site;
     for (const auto& row : rows) {
@@ -760,13 +760,10 @@ void StoreEvidence::LoadFleet() {
       VIGIE_ASSIGN_OR_RETURN(int64_t at, row.GetInt("registered_at"));
       out.registered_at = FromUnixSeconds(at);
     }
-    // Every table is read in its own (rowid) order, with no sort: healthchecks is in arrival
-    // order, so its rows interleave the sites; each site's stay in ascending ids.
     VIGIE_RETURN_IF_ERROR(
-        append(kHealthchecks, "ORDER BY id", &FleetSiteEvidence::healthchecks, HealthcheckFromRow));
-    VIGIE_RETURN_IF_ERROR(
-        append(kActivations, "ORDER BY id", &FleetSiteEvidence::activations, ActivationFromRow));
-    VIGIE_RETURN_IF_ERROR(append(kAlerts, "ORDER BY id", &FleetSiteEvidence::alerts, AlertFromRow));
+        append(kHealthchecks, &FleetSiteEvidence::healthchecks, HealthcheckFromRow));
+    VIGIE_RETURN_IF_ERROR(append(kActivations, &FleetSiteEvidence::activations, ActivationFromRow));
+    VIGIE_RETURN_IF_ERROR(append(kAlerts, &FleetSiteEvidence::alerts, AlertFromRow));
     VIGIE_ASSIGN_OR_RETURN(store::Rows lasts, store_.Query(kLastHeartbeats));
     for (const auto& row : lasts) {
       VIGIE_ASSIGN_OR_RETURN(std::string site, row.GetText("site_id"));

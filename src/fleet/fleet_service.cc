@@ -47,6 +47,14 @@ constexpr std::string_view kHealthcheckPrunedThroughKey = "fleet.healthchecks.pr
 // healthcheck id at or below it (FlushJob); LoadState reads the rows above it.
 constexpr std::string_view kHeartbeatsLastThroughKey = "fleet.heartbeats_last.through_id";
 
+// Sets one of the integer kv records above, inside `txn`.
+Status PutKvInt(store::Txn& txn, std::string_view key, int64_t value) {
+  return txn.Exec(
+      "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+      "excluded.value",
+      {std::string(key), value});
+}
+
 // Hash and equality for unordered containers keyed by std::string, looked up by string_view.
 struct StringHash {
   using is_transparent = void;
@@ -591,10 +599,7 @@ struct FleetServer::Impl {
                      {l.site, l.last_seen, l.report, pass, hc_id}));
       }
       if (!new_mark) return OkStatus();
-      return txn.Exec(
-          "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
-          "excluded.value",
-          {std::string(kHeartbeatsLastThroughKey), through_id});
+      return PutKvInt(txn, kHeartbeatsLastThroughKey, through_id);
     };
   }
 
@@ -626,10 +631,7 @@ struct FleetServer::Impl {
         "DELETE FROM healthchecks WHERE id > ? AND id <= ? AND id NOT IN (SELECT healthcheck_id "
         "FROM license_activations WHERE healthcheck_id > ? AND healthcheck_id <= ?)",
         {from, to, from, to}));
-    return txn.Exec(
-        "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
-        "excluded.value",
-        {std::string(kHealthcheckPrunedThroughKey), to});
+    return PutKvInt(txn, kHealthcheckPrunedThroughKey, to);
   }
 
   // Hands the pending healthcheck rows to the store as one WriteAsync job (every INSERT of the
@@ -669,10 +671,7 @@ struct FleetServer::Impl {
                  row.report ? store::Value(*row.report) : store::Value()}));
           }
           const int64_t last_id = rows->back().id;  // rows are in id order
-          VIGIE_RETURN_IF_ERROR(txn.Exec(
-              "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
-              "excluded.value",
-              {std::string(kHealthcheckLastIdKey), last_id}));
+          VIGIE_RETURN_IF_ERROR(PutKvInt(txn, kHealthcheckLastIdKey, last_id));
           return PruneHealthchecks(txn, prune_before, last_id);
         },
         [this, n](Status st) {
@@ -766,7 +765,7 @@ struct FleetServer::Impl {
     auto it = sites.try_emplace(name).first;
     if (!it->second.secret) {
       // Into the slab: one sodium_malloc per site would exhaust the process's memory mappings
-      // near 20,000 sites (base/secret.h, SecretSlab).
+      // near 16,000 sites (base/secret.h, SecretSlab).
       it->second.secret =
           std::make_unique<const SecretBytes>(SecretBytes::CopyInto(secret_slab, value->span()));
     }

@@ -2,8 +2,9 @@
 
 #include <sodium.h>
 
-#include <algorithm>
 #include <boost/unordered/unordered_flat_set.hpp>
+
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>

@@ -46,42 +46,39 @@ std::optional<WallTime> LastHeartbeat(const FleetSiteEvidence& fleet) {
   return last;
 }
 
-// MAINT_001: from the healthchecks the fleet manager stores for each accepted heartbeat.
+// MAINT_001: from the healthchecks the fleet manager stores for each accepted heartbeat. A
+// silent site fails with whatever is left of its rows (they age out after
+// fleet.healthcheck_retention_minutes; its last heartbeat stays in heartbeats_last).
 CheckResult Check_MAINT_001(const RuleInfo&, EvidenceSource& evidence, std::string_view site) {
   auto fleet = evidence.FleetSite(site);
   const int64_t alert_after = ConfigSeconds(evidence, "fleet.heartbeat_alert_after_seconds", 120);
   const std::optional<WallTime> last = fleet ? LastHeartbeat(*fleet) : std::nullopt;
-  if (fleet && fleet->healthchecks.size() < 2 && last &&
-      Seconds(evidence.Now(), *last) > alert_after) {
-    // Its rows aged out (healthchecks are kept fleet.healthcheck_retention_minutes).
-    const int64_t silence = Seconds(evidence.Now(), *last);
-    return Fail(fmt::format("site {} is not live: last heartbeat {} s ago", site, silence),
-                fmt::format("check the agent of site {} and its network path to the fleet "
-                            "manager",
-                            site),
-                {{"last_heartbeat", FormatRfc3339(*last)},
-                 {"seconds_since_last", std::to_string(silence)},
-                 {"healthchecks_recorded", std::to_string(fleet->healthchecks.size())}});
-  }
-  if (!fleet || fleet->healthchecks.size() < 2) {
+  const int64_t silence = last ? Seconds(evidence.Now(), *last) : 0;
+  const size_t recorded = fleet ? fleet->healthchecks.size() : 0;
+  if (recorded < 2 && !(last && silence > alert_after)) {
     return NoEvidence(fmt::format("fewer than two heartbeats recorded for site {}", site),
                       fmt::format("start the agent of site {} (it registers and sends a "
                                   "heartbeat every 60 s)",
                                   site));
   }
-  const auto& hcs = fleet->healthchecks;
   const int64_t limit = 60 + kHeartbeatToleranceSeconds;
-  const int64_t silence = Seconds(evidence.Now(), *last);
   int64_t max_interval = 0;
-  const size_t first = hcs.size() > kRecentIntervals + 1 ? hcs.size() - kRecentIntervals - 1 : 0;
-  for (size_t i = first + 1; i < hcs.size(); ++i) {
-    max_interval = std::max(max_interval, Seconds(hcs[i].received_at, hcs[i - 1].received_at));
-  }
+  size_t examined = 0;
   std::vector<EvidenceItem> items = {{"last_heartbeat", FormatRfc3339(*last)},
-                                     {"seconds_since_last", std::to_string(silence)},
-                                     {"intervals_examined", std::to_string(hcs.size() - 1 - first)},
-                                     {"max_interval_seconds", std::to_string(max_interval)},
-                                     {"limit_seconds", std::to_string(limit)}};
+                                     {"seconds_since_last", std::to_string(silence)}};
+  if (recorded >= 2) {
+    const auto& hcs = fleet->healthchecks;
+    const size_t first = recorded > kRecentIntervals + 1 ? recorded - kRecentIntervals - 1 : 0;
+    for (size_t i = first + 1; i < recorded; ++i) {
+      max_interval = std::max(max_interval, Seconds(hcs[i].received_at, hcs[i - 1].received_at));
+    }
+    examined = recorded - 1 - first;
+    items.push_back({"intervals_examined", std::to_string(examined)});
+    items.push_back({"max_interval_seconds", std::to_string(max_interval)});
+    items.push_back({"limit_seconds", std::to_string(limit)});
+  } else {
+    items.push_back({"healthchecks_recorded", std::to_string(recorded)});
+  }
   if (silence > alert_after) {
     return Fail(fmt::format("site {} is not live: last heartbeat {} s ago", site, silence),
                 fmt::format("check the agent of site {} and its network path to the fleet "
@@ -95,9 +92,9 @@ CheckResult Check_MAINT_001(const RuleInfo&, EvidenceSource& evidence, std::stri
                 "check agent.heartbeat_interval_seconds (<= 60) and the agent's host load",
                 items);
   }
-  return Pass(fmt::format("last {} heartbeat intervals <= {} s (max {} s)",
-                          hcs.size() - 1 - first, limit, max_interval),
-              items);
+  return Pass(
+      fmt::format("last {} heartbeat intervals <= {} s (max {} s)", examined, limit, max_interval),
+      items);
 }
 
 // MAINT_002: every gap > threshold between recorded heartbeats has a MAINT_002 alert that
